@@ -1,0 +1,545 @@
+//! From the bytes of a delivery file to Arrow rows of the event schema.
+//!
+//! The decoder is exact: for every record, the typed columns plus the `unmapped` column rebuild
+//! the record JSON-equal to the source (see `rebuild`). A value goes to `unmapped` when
+//! - its key is not in the schema (at any depth of a typed struct);
+//! - its JSON type does not fit the column (a list where an object is expected, a number in a
+//!   string column, an explicit `null` in a typed column);
+//! - its typed value would not rebuild to the same text (an eventTime such as
+//!   `2022-12-11 19:42:55`: the column holds the instant, `unmapped` the original text).
+//!
+//! `unmapped` is a JSON object deep-merged over the rebuilt record: objects merge member by
+//! member, anything else replaces.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::sync::Arc;
+
+use arrow::array::builder::NullBufferBuilder;
+use arrow::array::{
+    ArrayRef, BooleanBuilder, ListArray, RecordBatch, StringBuilder, StructArray,
+    TimestampMillisecondBuilder,
+};
+use arrow::buffer::OffsetBuffer;
+use serde_json::value::RawValue;
+
+use crate::json::{JsonType, Members, minify, raw_str};
+use crate::schema::{self, EVENT_FIELDS, FieldSpec, Kind};
+use crate::time::{ParsedTime, parse_event_time};
+
+/// What is wrong with a delivery file. The caller adds the file's name.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum FileError {
+    #[error("empty file")]
+    Empty,
+    #[error("gzip data is corrupt or truncated: {0}")]
+    Gzip(String),
+    #[error("decompressed size exceeds the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("not a CloudTrail log file: {0}")]
+    NotCloudTrail(String),
+    #[error("record {index}: {reason}")]
+    Record { index: usize, reason: String },
+}
+
+/// Inflate a delivery file if it is gzip (by its magic bytes, not its name); plain JSON passes
+/// through. `limit` bounds the inflated size so a hostile file cannot exhaust memory.
+pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
+    if bytes.is_empty() {
+        return Err(FileError::Empty);
+    }
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        if bytes.len() as u64 > limit {
+            return Err(FileError::TooLarge(limit));
+        }
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit as usize));
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| FileError::Gzip(e.to_string()))?;
+    if out.len() as u64 > limit {
+        return Err(FileError::TooLarge(limit));
+    }
+    if out.is_empty() {
+        return Err(FileError::Empty);
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// The records of a CloudTrail log file, `{"Records":[...]}`, each left unparsed.
+pub fn split_records(json: &[u8]) -> Result<Vec<&RawValue>, FileError> {
+    let text =
+        std::str::from_utf8(json).map_err(|e| FileError::Json(format!("invalid UTF-8: {e}")))?;
+    let members: Members = serde_json::from_str(text).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data {
+            FileError::NotCloudTrail("the top level is not a JSON object".into())
+        } else {
+            FileError::Json(e.to_string())
+        }
+    })?;
+    let records = members
+        .0
+        .into_iter()
+        .rev() // the last "Records" wins, as in any JSON reader
+        .find(|(k, _)| k == "Records")
+        .ok_or_else(|| FileError::NotCloudTrail("no \"Records\" member".into()))?
+        .1;
+    serde_json::from_str::<Vec<&RawValue>>(records.get())
+        .map_err(|_| FileError::NotCloudTrail("\"Records\" is not an array".into()))
+}
+
+/// A value kept for `unmapped`: a raw JSON value, or an object of such values.
+#[derive(Debug)]
+enum Extra<'a> {
+    Raw(Cow<'a, str>),
+    Object(Vec<(Cow<'a, str>, Extra<'a>)>),
+}
+
+impl Extra<'_> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Extra::Raw(text) => out.push_str(text),
+            Extra::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(
+                        &serde_json::to_string(key.as_ref()).expect("a string serialises"),
+                    );
+                    out.push(':');
+                    value.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn raw_extra(raw: &RawValue) -> Extra<'_> {
+    Extra::Raw(minify(raw.get()))
+}
+
+/// Builds the column of one field.
+enum ColumnBuilder {
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+    Time(TimestampMillisecondBuilder),
+    Json(StringBuilder),
+    Struct(StructColumn),
+    List(ListColumn),
+}
+
+struct StructColumn {
+    specs: &'static [FieldSpec],
+    children: Vec<ColumnBuilder>,
+    validity: NullBufferBuilder,
+    /// Scratch: which children the current object set.
+    seen: Vec<bool>,
+}
+
+struct ListColumn {
+    item_field: arrow::datatypes::FieldRef,
+    offsets: Vec<i32>,
+    validity: NullBufferBuilder,
+    items: StructColumn,
+}
+
+impl ColumnBuilder {
+    fn new(kind: Kind) -> Self {
+        match kind {
+            Kind::Str => ColumnBuilder::Str(StringBuilder::new()),
+            Kind::Json => ColumnBuilder::Json(StringBuilder::new()),
+            Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            Kind::Timestamp => {
+                ColumnBuilder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC"))
+            }
+            Kind::Struct(specs) => ColumnBuilder::Struct(StructColumn::new(specs)),
+            Kind::ListOfStruct(specs) => ColumnBuilder::List(ListColumn {
+                item_field: match schema::data_type(kind) {
+                    arrow::datatypes::DataType::List(field) => field,
+                    _ => unreachable!("a list of structs is a List"),
+                },
+                offsets: vec![0],
+                validity: NullBufferBuilder::new(0),
+                items: StructColumn::new(specs),
+            }),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColumnBuilder::Str(b) | ColumnBuilder::Json(b) => b.append_null(),
+            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Time(b) => b.append_null(),
+            ColumnBuilder::Struct(s) => s.append_null(),
+            ColumnBuilder::List(l) => {
+                l.offsets
+                    .push(*l.offsets.last().expect("offsets start at 0"));
+                l.validity.append_null();
+            }
+        }
+    }
+
+    /// Append `raw`; returns what of it must go to `unmapped`, if anything.
+    fn append<'a>(&mut self, raw: &'a RawValue, times: &mut Option<i64>) -> Option<Extra<'a>> {
+        let ty = JsonType::of(raw);
+        match self {
+            ColumnBuilder::Str(b) if ty == JsonType::String => match raw_str(raw) {
+                Some(s) => {
+                    b.append_value(s);
+                    None
+                }
+                None => {
+                    b.append_null();
+                    Some(raw_extra(raw))
+                }
+            },
+            ColumnBuilder::Bool(b) if ty == JsonType::Bool => {
+                b.append_value(raw.get() == "true");
+                None
+            }
+            ColumnBuilder::Time(b) if ty == JsonType::String => {
+                let parsed = raw_str(raw).and_then(|s| parse_event_time(&s));
+                match parsed {
+                    Some(ParsedTime::Canonical(ms)) => {
+                        b.append_value(ms);
+                        *times = Some(ms);
+                        None
+                    }
+                    Some(ParsedTime::Lenient(ms)) => {
+                        b.append_value(ms);
+                        *times = Some(ms);
+                        Some(raw_extra(raw))
+                    }
+                    None => {
+                        b.append_null();
+                        Some(raw_extra(raw))
+                    }
+                }
+            }
+            ColumnBuilder::Json(b) => {
+                b.append_value(minify(raw.get()));
+                None
+            }
+            ColumnBuilder::Struct(s) if ty == JsonType::Object => {
+                match serde_json::from_str::<Members>(raw.get()) {
+                    Ok(members) => s.append_members(members).map(Extra::Object),
+                    Err(_) => {
+                        s.append_null();
+                        Some(raw_extra(raw))
+                    }
+                }
+            }
+            ColumnBuilder::List(l) if ty == JsonType::Array => {
+                let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
+                    self.append_null();
+                    return Some(raw_extra(raw));
+                };
+                let mut exact = true;
+                for item in &items {
+                    let fitted = match serde_json::from_str::<Members>(item.get()) {
+                        Ok(members) if JsonType::of(item) == JsonType::Object => {
+                            l.items.append_members(members).is_none()
+                        }
+                        _ => {
+                            l.items.append_null();
+                            false
+                        }
+                    };
+                    exact &= fitted;
+                }
+                let end = *l.offsets.last().expect("offsets start at 0") + items.len() as i32;
+                l.offsets.push(end);
+                l.validity.append_non_null();
+                // Arrays cannot be merged member by member: keep the whole original.
+                (!exact).then(|| raw_extra(raw))
+            }
+            _ => {
+                self.append_null();
+                Some(raw_extra(raw))
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Str(b) | ColumnBuilder::Json(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish()),
+            ColumnBuilder::Struct(s) => Arc::new(s.finish()),
+            ColumnBuilder::List(l) => {
+                let items = l.items.finish();
+                let offsets = std::mem::replace(&mut l.offsets, vec![0]);
+                Arc::new(ListArray::new(
+                    l.item_field.clone(),
+                    OffsetBuffer::new(offsets.into()),
+                    Arc::new(items),
+                    l.validity.finish(),
+                ))
+            }
+        }
+    }
+}
+
+impl StructColumn {
+    fn new(specs: &'static [FieldSpec]) -> Self {
+        StructColumn {
+            specs,
+            children: specs.iter().map(|s| ColumnBuilder::new(s.kind)).collect(),
+            validity: NullBufferBuilder::new(0),
+            seen: vec![false; specs.len()],
+        }
+    }
+
+    fn append_null(&mut self) {
+        for child in &mut self.children {
+            child.append_null();
+        }
+        self.validity.append_null();
+    }
+
+    /// Append one object; returns its members that go to `unmapped`.
+    fn append_members<'a>(
+        &mut self,
+        members: Members<'a>,
+    ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
+        let mut time = None;
+        self.append_members_with_time(members, &mut time)
+    }
+
+    fn append_members_with_time<'a>(
+        &mut self,
+        members: Members<'a>,
+        time: &mut Option<i64>,
+    ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
+        self.seen.fill(false);
+        let mut extra = Vec::new();
+        for (key, raw) in members.0 {
+            let slot = self.specs.iter().position(|s| s.name == key);
+            match slot {
+                Some(i) if !self.seen[i] => {
+                    self.seen[i] = true;
+                    if let Some(e) = self.children[i].append(raw, time) {
+                        extra.push((key, e));
+                    }
+                }
+                // Unknown key, or a repeated one (its last value wins on rebuild, as in the source).
+                _ => extra.push((key, raw_extra(raw))),
+            }
+        }
+        for (i, seen) in self.seen.iter().enumerate() {
+            if !seen {
+                self.children[i].append_null();
+            }
+        }
+        self.validity.append_non_null();
+        (!extra.is_empty()).then_some(extra)
+    }
+
+    fn finish(&mut self) -> StructArray {
+        let arrays: Vec<ArrayRef> = self
+            .children
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
+        let fields = schema::struct_fields(self.specs);
+        let nulls = self.validity.finish();
+        if fields.is_empty() {
+            return StructArray::new_empty_fields(nulls.as_ref().map_or(0, |n| n.len()), nulls);
+        }
+        StructArray::new(fields, arrays, nulls)
+    }
+}
+
+/// Accumulates records into a [`RecordBatch`] of [`schema::event_schema`].
+pub struct EventBatchBuilder {
+    top: StructColumn,
+    unmapped: StringBuilder,
+    scratch: String,
+    rows: usize,
+}
+
+impl Default for EventBatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBatchBuilder {
+    pub fn new() -> Self {
+        EventBatchBuilder {
+            top: StructColumn::new(EVENT_FIELDS),
+            unmapped: StringBuilder::new(),
+            scratch: String::new(),
+            rows: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Append one record. Returns its eventTime in epoch milliseconds when it names an instant.
+    /// A record that is not a JSON object is refused and nothing is appended.
+    pub fn append(&mut self, record: &RawValue) -> Result<Option<i64>, String> {
+        if JsonType::of(record) != JsonType::Object {
+            return Err(format!("not a JSON object (a {:?})", JsonType::of(record)).to_lowercase());
+        }
+        let members: Members = serde_json::from_str(record.get()).map_err(|e| e.to_string())?;
+        let mut time = None;
+        let extra = self.top.append_members_with_time(members, &mut time);
+        match extra {
+            None => self.unmapped.append_null(),
+            Some(members) => {
+                self.scratch.clear();
+                Extra::Object(members).write(&mut self.scratch);
+                self.unmapped.append_value(&self.scratch);
+            }
+        }
+        self.rows += 1;
+        Ok(time)
+    }
+
+    /// The rows appended so far; the builder is empty afterwards.
+    pub fn finish(&mut self) -> RecordBatch {
+        let top = self.top.finish();
+        let (_, mut columns, _) = top.into_parts();
+        columns.push(Arc::new(self.unmapped.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(schema::event_schema(), columns).expect("builders follow the schema")
+    }
+}
+
+/// A decoded file: its rows and the eventTime of each (None when the record has none).
+pub struct DecodedFile {
+    pub batch: RecordBatch,
+    pub event_times: Vec<Option<i64>>,
+}
+
+/// Decode a whole delivery file. Any record that is not an object fails the file: a file is
+/// written whole or reported whole, never in part.
+pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<DecodedFile, FileError> {
+    let json = inflate(bytes, max_inflated)?;
+    let records = split_records(&json)?;
+    let mut builder = EventBatchBuilder::new();
+    let mut event_times = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        let time = builder
+            .append(record)
+            .map_err(|reason| FileError::Record { index, reason })?;
+        event_times.push(time);
+    }
+    Ok(DecodedFile {
+        batch: builder.finish(),
+        event_times,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::AsArray;
+
+    fn decode_one(record: &str) -> RecordBatch {
+        let raw: &RawValue = serde_json::from_str(record).unwrap();
+        let mut b = EventBatchBuilder::new();
+        b.append(raw).unwrap();
+        b.finish()
+    }
+
+    fn unmapped(batch: &RecordBatch) -> Option<String> {
+        let col = batch
+            .column_by_name(schema::UNMAPPED)
+            .unwrap()
+            .as_string::<i32>();
+        col.is_valid(0).then(|| col.value(0).to_string())
+    }
+
+    #[test]
+    fn a_clean_record_leaves_unmapped_null() {
+        let b = decode_one(
+            r#"{"eventVersion":"1.11","eventTime":"2025-03-06T02:25:06Z","readOnly":true,
+                "userIdentity":{"type":"Root","sessionContext":{"attributes":{"mfaAuthenticated":"false"}}},
+                "resources":[{"ARN":"arn:x","accountId":"1","type":"AWS::S3::Bucket"}],
+                "requestParameters":{"a": [1, 2]},"responseElements":null}"#,
+        );
+        assert_eq!(unmapped(&b), None);
+        let rp = b
+            .column_by_name("requestParameters")
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(rp.value(0), r#"{"a":[1,2]}"#);
+        let re = b
+            .column_by_name("responseElements")
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(re.value(0), "null");
+    }
+
+    #[test]
+    fn misfits_go_to_unmapped_at_their_path() {
+        let b = decode_one(
+            r#"{"eventTime":"2022-12-11 19:42:55","userAgent":["a","b"],"readOnly":"true",
+                "userIdentity":{"type":"IAMUser","accesKeyId":"AKIA"},"p_log_type":"AWS.CloudTrail",
+                "resources":[{"ARN":"a","accountid":"1"}]}"#,
+        );
+        let u: serde_json::Value = serde_json::from_str(&unmapped(&b).unwrap()).unwrap();
+        assert_eq!(u["eventTime"], "2022-12-11 19:42:55");
+        assert_eq!(u["userAgent"], serde_json::json!(["a", "b"]));
+        assert_eq!(u["readOnly"], "true");
+        assert_eq!(u["userIdentity"], serde_json::json!({"accesKeyId":"AKIA"}));
+        assert_eq!(u["p_log_type"], "AWS.CloudTrail");
+        assert_eq!(
+            u["resources"],
+            serde_json::json!([{"ARN":"a","accountid":"1"}])
+        );
+        // The instant is still typed, so time filters find the event.
+        assert!(b.column_by_name("eventTime").unwrap().is_valid(0));
+    }
+
+    #[test]
+    fn files_must_be_cloudtrail_logs() {
+        assert_eq!(decode_file(b"", 1 << 20).err(), Some(FileError::Empty));
+        assert!(matches!(
+            decode_file(b"{\"Records\":", 1 << 20),
+            Err(FileError::Json(_))
+        ));
+        assert!(matches!(
+            decode_file(b"[1,2]", 1 << 20),
+            Err(FileError::NotCloudTrail(_))
+        ));
+        assert!(matches!(
+            decode_file(b"{\"a\":1}", 1 << 20),
+            Err(FileError::NotCloudTrail(_))
+        ));
+        assert!(matches!(
+            decode_file(b"{\"Records\":{}}", 1 << 20),
+            Err(FileError::NotCloudTrail(_))
+        ));
+        assert!(matches!(
+            decode_file(b"{\"Records\":[{},3]}", 1 << 20),
+            Err(FileError::Record { index: 1, .. })
+        ));
+        assert!(matches!(
+            decode_file(&[0x1f, 0x8b, 8, 0, 0], 1 << 20),
+            Err(FileError::Gzip(_))
+        ));
+        assert_eq!(
+            decode_file(b"{\"Records\":[]}", 1 << 20)
+                .unwrap()
+                .batch
+                .num_rows(),
+            0
+        );
+    }
+}

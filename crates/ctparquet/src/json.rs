@@ -1,0 +1,145 @@
+//! Small JSON helpers over borrowed text: no DOM is built on the hot path.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// A string borrowed from the input when it has no escapes, owned otherwise.
+pub struct BorrowedStr<'a>(pub Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for BorrowedStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BorrowedStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// The members of a JSON object in source order, values left unparsed.
+pub struct Members<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                while let Some(key) = map.next_key::<BorrowedStr<'de>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    out.push((key.0, value));
+                }
+                Ok(Members(out))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+/// The JSON type of a raw value, read from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl JsonType {
+    pub fn of(raw: &RawValue) -> JsonType {
+        match raw.get().as_bytes().first() {
+            Some(b'n') => JsonType::Null,
+            Some(b't') | Some(b'f') => JsonType::Bool,
+            Some(b'"') => JsonType::String,
+            Some(b'[') => JsonType::Array,
+            Some(b'{') => JsonType::Object,
+            _ => JsonType::Number,
+        }
+    }
+}
+
+/// Parse a raw value known to be a string.
+pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<BorrowedStr>(raw.get())
+        .ok()
+        .map(|s| s.0)
+}
+
+/// Remove the whitespace between tokens (pretty-printed input), keeping strings and numbers byte
+/// for byte. Borrows when there is nothing to remove.
+pub fn minify(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut out: Option<Vec<u8>> = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            if out.is_none() {
+                out = Some(bytes[..i].to_vec());
+            }
+            continue;
+        } else if b == b'"' {
+            in_string = true;
+        }
+        if let Some(out) = out.as_mut() {
+            out.push(b);
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        // Only ASCII whitespace was removed between tokens, so the bytes are still UTF-8.
+        Some(out) => Cow::Owned(String::from_utf8(out).expect("minify keeps UTF-8")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minify_keeps_strings_and_borrows_compact_text() {
+        assert!(matches!(minify(r#"{"a":1}"#), Cow::Borrowed(_)));
+        assert_eq!(
+            minify("{\n  \"a b\" : [1, 2.50],\n \"c\":\"x\\\" y\"\n}"),
+            r#"{"a b":[1,2.50],"c":"x\" y"}"#
+        );
+    }
+
+    #[test]
+    fn members_keep_source_order_and_unescape_keys() {
+        let m: Members = serde_json::from_str(r#"{"b":1,"a\u0041":{"x":[1]}}"#).unwrap();
+        let keys: Vec<_> = m.0.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["b", "aA"]);
+        assert_eq!(m.0[1].1.get(), r#"{"x":[1]}"#);
+    }
+}

@@ -1,0 +1,302 @@
+//! The one table schema: CloudTrail records of eventVersion 1.11.
+//!
+//! Everything that needs to know the shape of a record — the Arrow schema written to Parquet, the
+//! decoder that fills it, the rebuild of a record from a row and (later) the DDL for query engines —
+//! walks [`EVENT_FIELDS`]. Adding a field here adds it everywhere.
+//!
+//! Older eventVersions (1.0 .. 1.10) are subsets of 1.11, so upgrading a record means filling the
+//! columns it has and leaving the rest null. Anything a record carries that this schema cannot hold
+//! exactly goes to the [`UNMAPPED`] column (see `decode`).
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+
+/// The eventVersion this schema describes.
+pub const SCHEMA_EVENT_VERSION: &str = "1.11";
+
+/// Name of the column that keeps whatever the typed columns cannot hold exactly, as a JSON object
+/// that is deep-merged over the record rebuilt from the typed columns.
+pub const UNMAPPED: &str = "unmapped";
+
+/// Name of the event time column; rows are sorted by it, then by [`EVENT_ID`].
+pub const EVENT_TIME: &str = "eventTime";
+/// Name of the event id column; duplicates share it (and their eventTime).
+pub const EVENT_ID: &str = "eventID";
+
+/// How a field is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// UTF-8 string.
+    Str,
+    /// Boolean.
+    Bool,
+    /// ISO-8601 UTC time, stored as TIMESTAMP(MILLIS, UTC).
+    Timestamp,
+    /// Any JSON value, stored as its compact JSON text with Parquet's JSON logical type.
+    Json,
+    /// A JSON object with known members.
+    Struct(&'static [FieldSpec]),
+    /// A JSON array of objects with known members.
+    ListOfStruct(&'static [FieldSpec]),
+}
+
+/// One field of the record, as CloudTrail documents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The JSON key, which is also the column name.
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The eventVersion that introduced it ("1.0" for the original fields).
+    pub since: &'static str,
+}
+
+const fn f(name: &'static str, kind: Kind, since: &'static str) -> FieldSpec {
+    FieldSpec { name, kind, since }
+}
+
+use Kind::*;
+
+const SESSION_ISSUER: &[FieldSpec] = &[
+    f("type", Str, "1.0"),
+    f("principalId", Str, "1.0"),
+    f("arn", Str, "1.0"),
+    f("accountId", Str, "1.0"),
+    f("userName", Str, "1.0"),
+];
+
+const WEB_ID_FEDERATION_DATA: &[FieldSpec] = &[
+    f("federatedProvider", Str, "1.0"),
+    f("attributes", Json, "1.0"),
+];
+
+const SESSION_ATTRIBUTES: &[FieldSpec] = &[
+    // Seen both as `2021-02-21T23:46:28Z` and as basic ISO `20131102T010628Z`: kept as text.
+    f("creationDate", Str, "1.0"),
+    // The string "true"/"false", as CloudTrail writes it.
+    f("mfaAuthenticated", Str, "1.0"),
+];
+
+const SESSION_CONTEXT: &[FieldSpec] = &[
+    f("sessionIssuer", Struct(SESSION_ISSUER), "1.0"),
+    f("webIdFederationData", Struct(WEB_ID_FEDERATION_DATA), "1.0"),
+    f("attributes", Struct(SESSION_ATTRIBUTES), "1.0"),
+    f("sourceIdentity", Str, "1.08"),
+    f("ec2RoleDelivery", Str, "1.08"),
+    f("assumedRoot", Str, "1.10"),
+    f("signInSessionArn", Str, "1.11"),
+];
+
+const INVOKED_BY_DELEGATE: &[FieldSpec] = &[f("accountId", Str, "1.11")];
+
+const ON_BEHALF_OF: &[FieldSpec] = &[f("userId", Str, "1.08"), f("identityStoreArn", Str, "1.08")];
+
+const IN_SCOPE_OF: &[FieldSpec] = &[
+    f("sourceArn", Str, "1.09"),
+    f("sourceAccount", Str, "1.09"),
+    f("issuerType", Str, "1.09"),
+    f("credentialsIssuedTo", Str, "1.09"),
+];
+
+const USER_IDENTITY: &[FieldSpec] = &[
+    f("type", Str, "1.0"),
+    f("principalId", Str, "1.0"),
+    f("arn", Str, "1.0"),
+    f("accountId", Str, "1.0"),
+    f("accessKeyId", Str, "1.0"),
+    f("userName", Str, "1.0"),
+    f("invokedBy", Str, "1.0"),
+    f("identityProvider", Str, "1.0"),
+    f("credentialId", Str, "1.08"),
+    f("invokedByDelegate", Struct(INVOKED_BY_DELEGATE), "1.11"),
+    f("onBehalfOf", Struct(ON_BEHALF_OF), "1.08"),
+    f("inScopeOf", Struct(IN_SCOPE_OF), "1.09"),
+    f("sessionContext", Struct(SESSION_CONTEXT), "1.0"),
+];
+
+const RESOURCE: &[FieldSpec] = &[
+    f("ARN", Str, "1.01"),
+    f("accountId", Str, "1.01"),
+    f("type", Str, "1.01"),
+];
+
+const ADDENDUM: &[FieldSpec] = &[
+    f("reason", Str, "1.08"),
+    f("updatedFields", Str, "1.08"),
+    f("originalRequestID", Str, "1.08"),
+    f("originalEventID", Str, "1.08"),
+];
+
+const TLS_DETAILS: &[FieldSpec] = &[
+    f("tlsVersion", Str, "1.08"),
+    f("cipherSuite", Str, "1.08"),
+    f("clientProvidedHostHeader", Str, "1.08"),
+    f("keyExchange", Str, "1.11"),
+];
+
+/// The top-level fields of a CloudTrail record, in the order AWS documents them.
+pub const EVENT_FIELDS: &[FieldSpec] = &[
+    f("eventVersion", Str, "1.0"),
+    f("userIdentity", Struct(USER_IDENTITY), "1.0"),
+    f(EVENT_TIME, Timestamp, "1.0"),
+    f("eventSource", Str, "1.0"),
+    f("eventName", Str, "1.0"),
+    f("awsRegion", Str, "1.0"),
+    f("sourceIPAddress", Str, "1.0"),
+    f("userAgent", Str, "1.0"),
+    f("errorCode", Str, "1.0"),
+    f("errorMessage", Str, "1.0"),
+    f("requestParameters", Json, "1.0"),
+    f("responseElements", Json, "1.0"),
+    f("additionalEventData", Json, "1.0"),
+    f("requestID", Str, "1.01"),
+    f(EVENT_ID, Str, "1.01"),
+    f("readOnly", Bool, "1.01"),
+    f("resources", ListOfStruct(RESOURCE), "1.01"),
+    f("eventType", Str, "1.02"),
+    f("apiVersion", Str, "1.01"),
+    f("managementEvent", Bool, "1.06"),
+    f("recipientAccountId", Str, "1.02"),
+    f("serviceEventDetails", Json, "1.05"),
+    f("sharedEventID", Str, "1.03"),
+    f("vpcEndpointId", Str, "1.04"),
+    f("vpcEndpointAccountId", Str, "1.09"),
+    f("eventCategory", Str, "1.07"),
+    f("addendum", Struct(ADDENDUM), "1.08"),
+    f("sessionCredentialFromConsole", Str, "1.08"),
+    f("edgeDeviceDetails", Json, "1.08"),
+    f("tlsDetails", Struct(TLS_DETAILS), "1.08"),
+    f("insightDetails", Json, "1.07"),
+    f("eventContext", Json, "1.11"),
+];
+
+/// The Arrow type of a field.
+pub fn data_type(kind: Kind) -> DataType {
+    match kind {
+        Str | Json => DataType::Utf8,
+        Bool => DataType::Boolean,
+        Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        Struct(children) => DataType::Struct(struct_fields(children)),
+        ListOfStruct(children) => DataType::List(Arc::new(Field::new(
+            "element",
+            DataType::Struct(struct_fields(children)),
+            true,
+        ))),
+    }
+}
+
+/// The Arrow field of a spec (every field is nullable: any of them may be absent).
+pub fn arrow_field(spec: &FieldSpec) -> Field {
+    let field = Field::new(spec.name, data_type(spec.kind), true);
+    if spec.kind == Json {
+        json_field(field)
+    } else {
+        field
+    }
+}
+
+fn json_field(field: Field) -> Field {
+    // The canonical `arrow.json` extension type makes the parquet writer annotate the column with
+    // the JSON logical type, so DuckDB and Athena see JSON rather than plain text.
+    field.with_extension_type(arrow_schema::extension::Json::default())
+}
+
+/// Arrow fields of the members of a struct spec.
+pub fn struct_fields(children: &[FieldSpec]) -> Fields {
+    children.iter().map(arrow_field).collect()
+}
+
+static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = EVENT_FIELDS.iter().map(arrow_field).collect();
+    fields.push(json_field(Field::new(UNMAPPED, DataType::Utf8, true)));
+    Arc::new(Schema::new(fields))
+});
+
+/// The schema of the Parquet files: every field of [`EVENT_FIELDS`], then [`UNMAPPED`].
+pub fn event_schema() -> SchemaRef {
+    EVENT_SCHEMA.clone()
+}
+
+/// Index of a top-level column in [`event_schema`].
+pub fn column_index(name: &str) -> usize {
+    EVENT_SCHEMA
+        .index_of(name)
+        .unwrap_or_else(|_| panic!("{name} is a column of the event schema"))
+}
+
+/// Dotted paths of every leaf column (`userIdentity.sessionContext.sessionIssuer.arn`), for
+/// configuring per-column Parquet options by name.
+pub fn leaf_paths() -> Vec<String> {
+    fn walk(prefix: &str, fields: &[FieldSpec], out: &mut Vec<String>) {
+        for spec in fields {
+            let path = if prefix.is_empty() {
+                spec.name.to_string()
+            } else {
+                format!("{prefix}.{}", spec.name)
+            };
+            match spec.kind {
+                Struct(children) => walk(&path, children, out),
+                // Parquet names list leaves `resources.list.element.ARN`; we accept the short form.
+                ListOfStruct(children) => walk(&path, children, out),
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", EVENT_FIELDS, &mut out);
+    out.push(UNMAPPED.to_string());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_has_every_documented_top_level_field_once() {
+        let schema = event_schema();
+        let mut names: Vec<_> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(n, names.len(), "duplicate column names");
+        for name in [
+            "eventVersion",
+            "eventTime",
+            "userIdentity",
+            "tlsDetails",
+            "addendum",
+            "resources",
+            "eventContext",
+            "vpcEndpointAccountId",
+            UNMAPPED,
+        ] {
+            assert!(schema.index_of(name).is_ok(), "{name} missing");
+        }
+        assert_eq!(
+            schema.field_with_name("eventTime").unwrap().data_type(),
+            &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+        );
+        assert_eq!(
+            schema.field_with_name("readOnly").unwrap().data_type(),
+            &DataType::Boolean
+        );
+    }
+
+    #[test]
+    fn json_columns_carry_the_json_extension_type() {
+        let schema = event_schema();
+        for name in ["requestParameters", "responseElements", UNMAPPED] {
+            let field = schema.field_with_name(name).unwrap();
+            assert_eq!(field.extension_type_name(), Some("arrow.json"), "{name}");
+        }
+    }
+
+    #[test]
+    fn leaf_paths_reach_into_nested_structs() {
+        let paths = leaf_paths();
+        assert!(paths.contains(&"userIdentity.arn".to_string()));
+        assert!(paths.contains(&"userIdentity.sessionContext.sessionIssuer.arn".to_string()));
+        assert!(paths.contains(&"resources.ARN".to_string()));
+    }
+}
