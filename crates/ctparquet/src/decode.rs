@@ -448,7 +448,7 @@ pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<DecodedFile, FileE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::AsArray;
+    use arrow::array::{Array, AsArray};
 
     fn decode_one(record: &str) -> RecordBatch {
         let raw: &RawValue = serde_json::from_str(record).unwrap();

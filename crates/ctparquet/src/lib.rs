@@ -10,8 +10,12 @@
 //! - [`sink`]: Parquet encoding and the publication of a day's files;
 //! - [`convert`]: the pipeline that ties them together, and its [`summary`].
 
+pub mod day;
 pub mod decode;
 pub mod json;
+pub mod layout;
 pub mod rebuild;
 pub mod schema;
+pub mod source;
+pub mod store;
 pub mod time;

@@ -1,0 +1,437 @@
+//! One output day: rows gathered from many files, then sorted by (eventTime, eventID), with
+//! duplicates dropped, in bounded memory.
+//!
+//! Rows arrive with a sequence number (`SEQ`: delivery file order, then record order) that breaks
+//! ties, so the output does not depend on the order files were read in. When the rows held in
+//! memory exceed the budget the caller spills the day: its rows are sorted and written to a
+//! temporary Arrow IPC file (a *run*). Finishing merges the runs and what is still in memory.
+//!
+//! Duplicates: AWS re-delivers an event with the same eventID (and, being the same event, the same
+//! eventTime). After sorting they are neighbours; the one with the lowest sequence number is kept.
+//! Rows without an eventID are never taken for duplicates.
+
+use std::io::{BufReader, BufWriter};
+use std::path::Path as FsPath;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
+use arrow::error::ArrowError;
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use arrow::row::{RowConverter, Rows, SortField};
+
+use crate::schema::{self, EVENT_ID, EVENT_TIME};
+
+/// The tie-breaking sequence column of rows in flight (never written to Parquet).
+pub const SEQ: &str = "__ctparquet_seq";
+
+static INTERNAL_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Arc<Field>> = schema::event_schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(SEQ, DataType::UInt64, false)));
+    Arc::new(Schema::new(fields))
+});
+
+/// The event schema plus [`SEQ`].
+pub fn internal_schema() -> SchemaRef {
+    INTERNAL_SCHEMA.clone()
+}
+
+/// Add the sequence column to a batch of the event schema.
+pub fn with_seq(batch: &RecordBatch, seq: UInt64Array) -> Result<RecordBatch, ArrowError> {
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(seq));
+    RecordBatch::try_new(internal_schema(), columns)
+}
+
+fn without_seq(batch: RecordBatch) -> RecordBatch {
+    let mut columns = batch.columns().to_vec();
+    columns.pop();
+    RecordBatch::try_new(schema::event_schema(), columns)
+        .expect("internal schema is the event schema plus seq")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DayError {
+    #[error(transparent)]
+    Arrow(#[from] ArrowError),
+    #[error("spill file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+struct SortKeys {
+    converter: RowConverter,
+    time: usize,
+    id: usize,
+    seq: usize,
+}
+
+impl SortKeys {
+    fn new() -> Self {
+        let schema = internal_schema();
+        let field = |name: &str| schema.index_of(name).expect("sort column exists");
+        let converter = RowConverter::new(vec![
+            SortField::new(schema.field(field(EVENT_TIME)).data_type().clone()),
+            SortField::new(DataType::Utf8),
+            SortField::new(DataType::UInt64),
+        ])
+        .expect("sortable types");
+        SortKeys {
+            converter,
+            time: field(EVENT_TIME),
+            id: field(EVENT_ID),
+            seq: field(SEQ),
+        }
+    }
+
+    fn rows(&self, batch: &RecordBatch) -> Result<Rows, ArrowError> {
+        let cols: [ArrayRef; 3] = [
+            batch.column(self.time).clone(),
+            batch.column(self.id).clone(),
+            batch.column(self.seq).clone(),
+        ];
+        self.converter.convert_columns(&cols)
+    }
+
+    fn sort(&self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let rows = self.rows(batch)?;
+        let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+        order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+        take_record_batch(batch, &UInt32Array::from(order))
+    }
+}
+
+/// The rows of one day gathered so far.
+#[derive(Default)]
+pub struct DayBuffer {
+    batches: Vec<RecordBatch>,
+    memory: usize,
+    runs: Vec<tempfile::NamedTempFile>,
+    rows: usize,
+}
+
+const SPILL_BATCH_ROWS: usize = 8192;
+
+impl DayBuffer {
+    /// Add rows (of [`internal_schema`]).
+    pub fn push(&mut self, batch: RecordBatch) {
+        self.memory += batch.get_array_memory_size();
+        self.rows += batch.num_rows();
+        self.batches.push(batch);
+    }
+
+    /// Bytes held in memory.
+    pub fn memory(&self) -> usize {
+        self.memory
+    }
+
+    /// Rows pushed so far (duplicates included).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// How many runs were spilled to disk.
+    pub fn spilled_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    fn sorted_in_memory(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        if self.batches.is_empty() {
+            return Ok(None);
+        }
+        let all = concat_batches(&internal_schema(), &self.batches)?;
+        self.batches.clear();
+        self.memory = 0;
+        Ok(Some(SortKeys::new().sort(&all)?))
+    }
+
+    /// Sort what is in memory and write it to a run file in `dir`.
+    pub fn spill(&mut self, dir: &FsPath) -> Result<(), DayError> {
+        let Some(sorted) = self.sorted_in_memory()? else {
+            return Ok(());
+        };
+        let file = tempfile::Builder::new()
+            .prefix("ctparquet-run-")
+            .suffix(".arrow")
+            .tempfile_in(dir)?;
+        let mut writer = FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema())?;
+        let mut offset = 0;
+        while offset < sorted.num_rows() {
+            let len = SPILL_BATCH_ROWS.min(sorted.num_rows() - offset);
+            writer.write(&sorted.slice(offset, len))?;
+            offset += len;
+        }
+        writer.finish()?;
+        self.runs.push(file);
+        Ok(())
+    }
+
+    /// Merge everything into sorted, de-duplicated batches of the event schema, `chunk_rows` rows
+    /// each (the last may be shorter). The batch boundaries depend only on the rows, never on
+    /// how they were spilled, so the Parquet written from them is byte-for-byte reproducible.
+    pub fn into_sorted(mut self, chunk_rows: usize) -> Result<SortedDay, DayError> {
+        let keys = SortKeys::new();
+        let mut cursors = Vec::new();
+        for run in std::mem::take(&mut self.runs) {
+            let reader = FileReader::try_new(BufReader::new(run.reopen()?), None)?;
+            let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> =
+                Box::new(reader);
+            cursors.extend(Cursor::new(batches, Some(run), &keys)?);
+        }
+        if let Some(sorted) = self.sorted_in_memory()? {
+            let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> =
+                Box::new(std::iter::once(Ok(sorted)));
+            cursors.extend(Cursor::new(batches, None, &keys)?);
+        }
+        Ok(SortedDay {
+            keys,
+            cursors,
+            chunk_rows: chunk_rows.max(1),
+            last: None,
+            duplicates: 0,
+            done: false,
+        })
+    }
+}
+
+struct Cursor {
+    batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+    batch: RecordBatch,
+    rows: Rows,
+    pos: usize,
+    /// Index of `batch` in the current chunk's sources, once a row of it was taken.
+    source: Option<usize>,
+    _run: Option<tempfile::NamedTempFile>,
+}
+
+impl Cursor {
+    /// A cursor on the first non-empty batch, or `None` when there is none.
+    fn new(
+        mut batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+        run: Option<tempfile::NamedTempFile>,
+        keys: &SortKeys,
+    ) -> Result<Option<Cursor>, ArrowError> {
+        for batch in batches.by_ref() {
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                return Ok(Some(Cursor {
+                    batches,
+                    rows: keys.rows(&batch)?,
+                    batch,
+                    pos: 0,
+                    source: None,
+                    _run: run,
+                }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The merged rows of a day, as an iterator of batches.
+pub struct SortedDay {
+    keys: SortKeys,
+    cursors: Vec<Cursor>,
+    chunk_rows: usize,
+    /// (eventTime, eventID) of the last row kept, to drop its duplicates.
+    last: Option<(Option<i64>, String)>,
+    duplicates: u64,
+    done: bool,
+}
+
+impl SortedDay {
+    /// Duplicates dropped so far (all of them once the iterator is exhausted).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        let mut sources: Vec<RecordBatch> = Vec::new();
+        let mut picks: Vec<(usize, usize)> = Vec::with_capacity(self.chunk_rows);
+        while picks.len() < self.chunk_rows {
+            // The cursor whose current row sorts first (a handful of runs: a scan beats a heap).
+            let Some(best) = (0..self.cursors.len()).min_by(|&a, &b| {
+                let (ca, cb) = (&self.cursors[a], &self.cursors[b]);
+                ca.rows.row(ca.pos).cmp(&cb.rows.row(cb.pos))
+            }) else {
+                break;
+            };
+            let cursor = &mut self.cursors[best];
+            let row = cursor.pos;
+            let time_col = cursor
+                .batch
+                .column(self.keys.time)
+                .as_primitive::<TimestampMillisecondType>();
+            let id_col = cursor.batch.column(self.keys.id).as_string::<i32>();
+            let time = time_col.is_valid(row).then(|| time_col.value(row));
+            let duplicate = id_col.is_valid(row) && {
+                let id = id_col.value(row);
+                match &mut self.last {
+                    Some((last_time, last_id)) if *last_time == time && last_id == id => true,
+                    Some((last_time, last_id)) => {
+                        *last_time = time;
+                        last_id.clear();
+                        last_id.push_str(id);
+                        false
+                    }
+                    None => {
+                        self.last = Some((time, id.to_string()));
+                        false
+                    }
+                }
+            };
+            if !id_col.is_valid(row) {
+                self.last = None;
+            }
+            if duplicate {
+                self.duplicates += 1;
+            } else {
+                let source = *cursor.source.get_or_insert_with(|| {
+                    sources.push(cursor.batch.clone());
+                    sources.len() - 1
+                });
+                picks.push((source, row));
+            }
+            cursor.pos += 1;
+            if cursor.pos == cursor.batch.num_rows() {
+                let mut next = None;
+                for batch in cursor.batches.by_ref() {
+                    let batch = batch?;
+                    if batch.num_rows() > 0 {
+                        next = Some(batch);
+                        break;
+                    }
+                }
+                match next {
+                    Some(batch) => {
+                        cursor.rows = self.keys.rows(&batch)?;
+                        cursor.batch = batch;
+                        cursor.pos = 0;
+                        cursor.source = None;
+                    }
+                    None => {
+                        self.cursors.swap_remove(best);
+                    }
+                }
+            }
+        }
+        for cursor in &mut self.cursors {
+            cursor.source = None;
+        }
+        if picks.is_empty() {
+            return Ok(None);
+        }
+        let refs: Vec<&RecordBatch> = sources.iter().collect();
+        Ok(Some(without_seq(interleave_record_batch(&refs, &picks)?)))
+    }
+}
+
+impl Iterator for SortedDay {
+    type Item = Result<RecordBatch, DayError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_chunk() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e.into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::EventBatchBuilder;
+
+    fn rows(records: &[(&str, &str)], first_seq: u64) -> RecordBatch {
+        let mut b = EventBatchBuilder::new();
+        for (time, id) in records {
+            let json =
+                format!(r#"{{"eventTime":"{time}","eventID":"{id}","eventName":"{id}@{time}"}}"#);
+            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(&json).unwrap();
+            b.append(&raw).unwrap();
+        }
+        let seq = UInt64Array::from_iter_values(first_seq..first_seq + records.len() as u64);
+        with_seq(&b.finish(), seq).unwrap()
+    }
+
+    fn collect(day: DayBuffer, chunk: usize) -> (Vec<String>, u64, Vec<usize>) {
+        let mut sorted = day.into_sorted(chunk).unwrap();
+        let mut names = Vec::new();
+        let mut sizes = Vec::new();
+        for batch in sorted.by_ref() {
+            let batch = batch.unwrap();
+            sizes.push(batch.num_rows());
+            let col = batch
+                .column_by_name("eventName")
+                .unwrap()
+                .as_string::<i32>();
+            names.extend(col.iter().map(|v| v.unwrap().to_string()));
+        }
+        (names, sorted.duplicates(), sizes)
+    }
+
+    fn sample() -> Vec<RecordBatch> {
+        vec![
+            rows(
+                &[("2026-01-05T10:00:00Z", "b"), ("2026-01-05T09:00:00Z", "a")],
+                0,
+            ),
+            rows(
+                &[("2026-01-05T10:00:00Z", "b"), ("2026-01-05T10:00:00Z", "a")],
+                10,
+            ),
+            rows(
+                &[("2026-01-05T08:00:00Z", "z"), ("2026-01-05T09:00:00Z", "a")],
+                20,
+            ),
+        ]
+    }
+
+    #[test]
+    fn sorts_and_drops_duplicates() {
+        let mut day = DayBuffer::default();
+        for b in sample() {
+            day.push(b);
+        }
+        let (names, dups, sizes) = collect(day, 2);
+        assert_eq!(
+            names,
+            [
+                "z@2026-01-05T08:00:00Z",
+                "a@2026-01-05T09:00:00Z",
+                "a@2026-01-05T10:00:00Z",
+                "b@2026-01-05T10:00:00Z"
+            ]
+        );
+        assert_eq!(dups, 2);
+        assert_eq!(sizes, [2, 2]);
+    }
+
+    #[test]
+    fn spilling_gives_the_same_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut day = DayBuffer::default();
+        for b in sample() {
+            day.push(b);
+            day.spill(dir.path()).unwrap();
+        }
+        assert_eq!(day.spilled_runs(), 3);
+        assert_eq!(day.memory(), 0);
+        let mut in_memory = DayBuffer::default();
+        for b in sample() {
+            in_memory.push(b);
+        }
+        assert_eq!(collect(day, 3), collect(in_memory, 3));
+    }
+}

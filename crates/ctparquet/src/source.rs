@@ -1,0 +1,158 @@
+//! Finding and reading delivery files. Everything is found by delimiter listing, level by level
+//! (`AWSLogs/`, organization, account, `CloudTrail/`, region, date folder): never a scan of the
+//! whole bucket, and never outside the source prefix.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStoreExt};
+
+use crate::layout::{self, EVENTS_FOLDER};
+use crate::store::Location;
+
+/// One account and region, with every `.../CloudTrail/REGION` folder that holds its logs (an
+/// account can be logged by an organization trail and by its own trail side by side).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trail {
+    pub account: String,
+    pub region: String,
+    pub region_roots: Vec<Path>,
+}
+
+/// A listing failure, naming what was being listed or read.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct SourceError {
+    pub what: String,
+    #[source]
+    pub source: object_store::Error,
+}
+
+/// What a date folder holds.
+#[derive(Debug, Default)]
+pub struct FolderListing {
+    /// Log files, sorted by key.
+    pub files: Vec<ObjectMeta>,
+    /// Other objects (not `.json`/`.json.gz`), skipped.
+    pub ignored: Vec<Path>,
+}
+
+async fn list_dirs(source: &Location, prefix: &Path) -> Result<Vec<String>, SourceError> {
+    match source.store.list_with_delimiter(Some(prefix)).await {
+        Ok(listing) => Ok(listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect()),
+        Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+        Err(source_err) => Err(SourceError {
+            what: format!("listing {}", source.describe(prefix)),
+            source: source_err,
+        }),
+    }
+}
+
+/// Find the trails under `SOURCE/AWSLogs/`, with or without organization levels, keeping only
+/// the allowed accounts and regions (`None` allows all). Sorted by account, then region.
+pub async fn discover(
+    source: &Location,
+    accounts: Option<&[String]>,
+    regions: Option<&[String]>,
+) -> Result<Vec<Trail>, SourceError> {
+    let aws_logs = source.prefix.clone().join("AWSLogs");
+    let mut account_roots: Vec<(String, Path)> = Vec::new();
+    for name in list_dirs(source, &aws_logs).await? {
+        if layout::is_account_id(&name) {
+            account_roots.push((name.clone(), aws_logs.clone().join(name)));
+        } else if layout::is_org_id(&name) {
+            let org = aws_logs.clone().join(name);
+            for account in list_dirs(source, &org).await? {
+                if layout::is_account_id(&account) {
+                    account_roots.push((account.clone(), org.clone().join(account)));
+                }
+            }
+        }
+    }
+    let mut trails: BTreeMap<(String, String), Vec<Path>> = BTreeMap::new();
+    for (account, root) in account_roots {
+        if accounts.is_some_and(|allowed| !allowed.contains(&account)) {
+            continue;
+        }
+        let events = root.join(EVENTS_FOLDER);
+        for region in list_dirs(source, &events).await? {
+            if !layout::is_region(&region)
+                || regions.is_some_and(|allowed| !allowed.contains(&region))
+            {
+                continue;
+            }
+            trails
+                .entry((account.clone(), region.clone()))
+                .or_default()
+                .push(events.clone().join(region));
+        }
+    }
+    Ok(trails
+        .into_iter()
+        .map(|((account, region), mut region_roots)| {
+            region_roots.sort();
+            Trail {
+                account,
+                region,
+                region_roots,
+            }
+        })
+        .collect())
+}
+
+/// The files delivered to one trail on one date (all its region roots), sorted by key.
+pub async fn list_folder(
+    source: &Location,
+    trail: &Trail,
+    date: NaiveDate,
+) -> Result<FolderListing, SourceError> {
+    let mut out = FolderListing::default();
+    for root in &trail.region_roots {
+        let folder = layout::date_folder(root, date);
+        let listing = match source.store.list_with_delimiter(Some(&folder)).await {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => continue,
+            Err(e) => {
+                return Err(SourceError {
+                    what: format!("listing {}", source.describe(&folder)),
+                    source: e,
+                });
+            }
+        };
+        for object in listing.objects {
+            if object
+                .location
+                .filename()
+                .is_some_and(layout::is_log_file_name)
+            {
+                out.files.push(object);
+            } else {
+                out.ignored.push(object.location);
+            }
+        }
+    }
+    out.files.sort_by(|a, b| a.location.cmp(&b.location));
+    out.ignored.sort();
+    Ok(out)
+}
+
+/// Read one object whole (delivery files are small; the decoder bounds what they inflate to).
+pub async fn read(source: &Location, key: &Path) -> Result<bytes::Bytes, SourceError> {
+    let fail = |e| SourceError {
+        what: format!("reading {}", source.describe(key)),
+        source: e,
+    };
+    source
+        .store
+        .get(key)
+        .await
+        .map_err(fail)?
+        .bytes()
+        .await
+        .map_err(fail)
+}
