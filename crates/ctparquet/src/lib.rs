@@ -10,12 +10,20 @@
 //! - [`sink`]: Parquet encoding and the publication of a day's files;
 //! - [`convert`]: the pipeline that ties them together, and its [`summary`].
 
+pub mod convert;
 pub mod day;
 pub mod decode;
 pub mod json;
 pub mod layout;
 pub mod rebuild;
 pub mod schema;
+pub mod sink;
 pub mod source;
 pub mod store;
+pub mod summary;
 pub mod time;
+
+pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert};
+pub use sink::ParquetOptions;
+pub use store::Location;
+pub use summary::Summary;

@@ -1,0 +1,435 @@
+//! The conversion pipeline: list, read and decode delivery files; route each event to its true
+//! day; sort, de-duplicate and encode each day; publish it.
+//!
+//! Output day D of a trail holds the events whose eventTime falls on D, gathered from the date
+//! folders D ..= D + lateness. A range run reads each folder once, in date order, and finishes
+//! day D as soon as folder D + lateness has been read, so at most `lateness + 1` days are open.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{UInt32Array, UInt64Array};
+use arrow::compute::take_record_batch;
+use chrono::{Days, NaiveDate};
+use futures::StreamExt;
+use object_store::ObjectMeta;
+use parquet::file::properties::WriterProperties;
+use tokio::sync::Semaphore;
+
+use crate::day::{DayBuffer, with_seq};
+use crate::decode::{DecodedFile, FileError, decode_file};
+use crate::layout::{self, iso_date};
+use crate::sink::{self, ParquetOptions, SinkError};
+use crate::source::{self, SourceError, Trail};
+use crate::store::Location;
+use crate::summary::{BadFile, DayReport, FailedDay, OutsideDay, Summary};
+use crate::time::day_of_millis;
+
+/// Everything a conversion needs to know, parsed once.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// First day to write (UTC).
+    pub from: NaiveDate,
+    /// Last day to write, inclusive.
+    pub to: NaiveDate,
+    /// How many date folders after a day are read for its late events.
+    pub lateness_days: u32,
+    /// Only these accounts (all when `None`).
+    pub accounts: Option<Vec<String>>,
+    /// Only these regions (all when `None`).
+    pub regions: Option<Vec<String>>,
+    /// Report bad files and go on, instead of failing the days they may hold events of.
+    pub skip_bad_files: bool,
+    /// Files read at once (reads overlap; decoding uses at most one thread per core).
+    pub concurrency: usize,
+    /// Bytes of rows held in memory before the largest open day is spilled to disk.
+    pub memory_budget_bytes: usize,
+    /// A delivery file inflating past this is reported bad rather than read.
+    pub max_file_bytes: u64,
+    /// Where spill runs and staged part files go (the system temp folder when `None`).
+    pub work_dir: Option<PathBuf>,
+    pub parquet: ParquetOptions,
+}
+
+impl ConvertOptions {
+    /// Options for the days `from ..= to` with every other setting at its default.
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+        ConvertOptions {
+            from,
+            to,
+            lateness_days: 1,
+            accounts: None,
+            regions: None,
+            skip_bad_files: false,
+            concurrency: 16,
+            memory_budget_bytes: 256 * 1024 * 1024,
+            max_file_bytes: 512 * 1024 * 1024,
+            work_dir: None,
+            parquet: ParquetOptions::default(),
+        }
+    }
+}
+
+/// Why a conversion stopped. Days finished before it are complete; others are untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("invalid options: {0}")]
+    Options(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{day}: {source}")]
+    Sink {
+        day: String,
+        #[source]
+        source: SinkError,
+    },
+    #[error("work folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// Hooks for showing progress; every method does nothing by default.
+pub trait Progress: Send + Sync {
+    /// Files to read, known after listing.
+    fn files_listed(&self, _files: u64) {}
+    /// A file was read and decoded (or found bad).
+    fn file_done(&self, _bytes: u64) {}
+    /// A day was published.
+    fn day_written(&self, _day: &DayReport) {}
+}
+
+/// No progress output.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+struct Run<'a> {
+    source: &'a Location,
+    dest: &'a Location,
+    opts: &'a ConvertOptions,
+    props: WriterProperties,
+    work: tempfile::TempDir,
+    progress: &'a dyn Progress,
+    cpu: Arc<Semaphore>,
+    summary: Summary,
+}
+
+/// Convert the days `opts.from ..= opts.to` of every trail under `source` into `dest`.
+pub async fn convert(
+    source: &Location,
+    dest: &Location,
+    opts: &ConvertOptions,
+    progress: &dyn Progress,
+) -> Result<Summary, ConvertError> {
+    let started = Instant::now();
+    if opts.from > opts.to {
+        return Err(ConvertError::Options(format!(
+            "the range starts ({}) after it ends ({})",
+            opts.from, opts.to
+        )));
+    }
+    let props = opts
+        .parquet
+        .writer_properties()
+        .map_err(ConvertError::Options)?;
+    let work = match &opts.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            tempfile::Builder::new()
+                .prefix("ctparquet-")
+                .tempdir_in(dir)?
+        }
+        None => tempfile::Builder::new().prefix("ctparquet-").tempdir()?,
+    };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut run = Run {
+        source,
+        dest,
+        opts,
+        props,
+        work,
+        progress,
+        cpu: Arc::new(Semaphore::new(cores)),
+        summary: Summary::default(),
+    };
+
+    let trails =
+        source::discover(source, opts.accounts.as_deref(), opts.regions.as_deref()).await?;
+    let last_folder = opts
+        .to
+        .checked_add_days(Days::new(opts.lateness_days.into()))
+        .ok_or_else(|| ConvertError::Options("date out of range".into()))?;
+    // List every folder first: cheap, and it gives progress a total.
+    let mut listed = Vec::with_capacity(trails.len());
+    let mut total_files = 0;
+    for trail in trails {
+        let mut folders = Vec::new();
+        for date in opts.from.iter_days().take_while(|d| *d <= last_folder) {
+            let listing = source::list_folder(source, &trail, date).await?;
+            run.summary.ignored_objects += listing.ignored.len() as u64;
+            total_files += listing.files.len() as u64;
+            folders.push((date, listing.files));
+        }
+        listed.push((trail, folders));
+    }
+    progress.files_listed(total_files);
+    for (trail, folders) in listed {
+        run.trail(&trail, folders).await?;
+    }
+
+    let mut summary = run.summary;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.events_read as f64 / summary.seconds.max(1e-9);
+    Ok(summary)
+}
+
+/// The state of one output day of a trail.
+struct OpenDay {
+    buffer: DayBuffer,
+    /// Set when a file it may have events in was bad: the day is not written.
+    failed: Option<String>,
+    /// Events routed to this day (duplicates included).
+    events: u64,
+}
+
+impl Run<'_> {
+    async fn trail(
+        &mut self,
+        trail: &Trail,
+        folders: Vec<(NaiveDate, Vec<ObjectMeta>)>,
+    ) -> Result<(), ConvertError> {
+        let opts = self.opts;
+        let mut days: BTreeMap<NaiveDate, OpenDay> = opts
+            .from
+            .iter_days()
+            .take_while(|d| *d <= opts.to)
+            .map(|d| {
+                (
+                    d,
+                    OpenDay {
+                        buffer: DayBuffer::default(),
+                        failed: None,
+                        events: 0,
+                    },
+                )
+            })
+            .collect();
+        let mut outside: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        let mut file_seq: u64 = 0;
+
+        for (folder_date, files) in folders {
+            let source = self.source.clone();
+            let cpu = self.cpu.clone();
+            let max_bytes = opts.max_file_bytes;
+            let mut decoded = futures::stream::iter(files)
+                .map(move |meta| {
+                    let source = source.clone();
+                    let cpu = cpu.clone();
+                    async move {
+                        let bytes = source::read(&source, &meta.location).await?;
+                        let size = bytes.len() as u64;
+                        let _permit = cpu.acquire_owned().await.expect("semaphore open");
+                        let result =
+                            tokio::task::spawn_blocking(move || decode_file(&bytes, max_bytes))
+                                .await
+                                .map_err(|e| ConvertError::Task(e.to_string()))?;
+                        Ok::<_, ConvertError>((meta, size, result))
+                    }
+                })
+                .buffered(opts.concurrency.max(1));
+            while let Some(item) = decoded.next().await {
+                let (meta, size, result) = item?;
+                self.summary.source_files_read += 1;
+                self.summary.source_bytes_read += size;
+                self.progress.file_done(size);
+                match result {
+                    Ok(file) => {
+                        self.route(file, folder_date, file_seq, &mut days, &mut outside)?;
+                    }
+                    Err(error) => self.bad_file(&meta, error, folder_date, &mut days),
+                }
+                file_seq += 1;
+                self.keep_within_budget(&mut days)?;
+            }
+            // Day `folder_date - lateness` has now seen every folder it reads.
+            if let Some(complete) =
+                folder_date.checked_sub_days(Days::new(opts.lateness_days.into()))
+                && let Some(day) = days.remove(&complete)
+            {
+                self.finish_day(trail, complete, day).await?;
+            }
+        }
+        // Days whose later folders are beyond the listing (none with the usual options).
+        while let Some((date, day)) = days.pop_first() {
+            self.finish_day(trail, date, day).await?;
+        }
+        for (date, events) in outside {
+            self.summary.outside_range.push(OutsideDay {
+                account: trail.account.clone(),
+                region: trail.region.clone(),
+                date: iso_date(date),
+                events,
+            });
+        }
+        Ok(())
+    }
+
+    fn bad_file(
+        &mut self,
+        meta: &ObjectMeta,
+        error: FileError,
+        folder_date: NaiveDate,
+        days: &mut BTreeMap<NaiveDate, OpenDay>,
+    ) {
+        let file = self.source.describe(&meta.location);
+        if !self.opts.skip_bad_files {
+            // The file's events could belong to any day whose folders include this one.
+            let first = folder_date
+                .checked_sub_days(Days::new(self.opts.lateness_days.into()))
+                .unwrap_or(folder_date);
+            for (_, day) in days.range_mut(first..=folder_date) {
+                day.failed
+                    .get_or_insert_with(|| format!("bad file {file}: {error}"));
+                day.buffer = DayBuffer::default();
+            }
+        }
+        tracing::warn!(%file, %error, "bad delivery file");
+        self.summary.bad_files.push(BadFile {
+            file,
+            error: error.to_string(),
+        });
+    }
+
+    fn route(
+        &mut self,
+        file: DecodedFile,
+        folder_date: NaiveDate,
+        file_seq: u64,
+        days: &mut BTreeMap<NaiveDate, OpenDay>,
+        outside: &mut BTreeMap<NaiveDate, u64>,
+    ) -> Result<(), ConvertError> {
+        let DecodedFile { batch, event_times } = file;
+        self.summary.events_read += batch.num_rows() as u64;
+        let mut by_day: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
+        for (row, time) in event_times.iter().enumerate() {
+            let day = match time {
+                Some(ms) => day_of_millis(*ms),
+                None => {
+                    self.summary.undated_events += 1;
+                    folder_date
+                }
+            };
+            by_day.entry(day).or_default().push(row as u32);
+        }
+        for (date, rows) in by_day {
+            let Some(day) = days.get_mut(&date) else {
+                *outside.entry(date).or_default() += rows.len() as u64;
+                continue;
+            };
+            day.events += rows.len() as u64;
+            if date != folder_date {
+                self.summary.events_moved += rows.len() as u64;
+            }
+            if day.failed.is_some() {
+                continue;
+            }
+            let part = if rows.len() == batch.num_rows() {
+                batch.clone()
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(rows.clone())).map_err(arrow_err)?
+            };
+            // Ties between rows break on delivery file, then position in it.
+            let seq = UInt64Array::from_iter_values(
+                rows.iter().map(|r| (file_seq << 32) | u64::from(*r)),
+            );
+            day.buffer.push(with_seq(&part, seq).map_err(arrow_err)?);
+        }
+        Ok(())
+    }
+
+    fn keep_within_budget(
+        &mut self,
+        days: &mut BTreeMap<NaiveDate, OpenDay>,
+    ) -> Result<(), ConvertError> {
+        loop {
+            let held: usize = days.values().map(|d| d.buffer.memory()).sum();
+            if held <= self.opts.memory_budget_bytes {
+                return Ok(());
+            }
+            let Some(largest) = days.values_mut().max_by_key(|d| d.buffer.memory()) else {
+                return Ok(());
+            };
+            largest
+                .buffer
+                .spill(self.work.path())
+                .map_err(|e| ConvertError::Task(format!("spilling: {e}")))?;
+            self.summary.spilled_runs += 1;
+        }
+    }
+
+    async fn finish_day(
+        &mut self,
+        trail: &Trail,
+        date: NaiveDate,
+        day: OpenDay,
+    ) -> Result<(), ConvertError> {
+        let label = format!("{} {} {}", trail.account, trail.region, iso_date(date));
+        if let Some(reason) = day.failed {
+            self.summary.failed_days.push(FailedDay {
+                account: trail.account.clone(),
+                region: trail.region.clone(),
+                date: iso_date(date),
+                reason,
+                events_not_written: day.events,
+            });
+            return Ok(());
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("day-")
+            .tempdir_in(self.work.path())?;
+        let staging_path = staging.path().to_path_buf();
+        let props = self.props.clone();
+        let target = self.opts.parquet.target_file_bytes;
+        let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
+        let buffer = day.buffer;
+        let sink_err = |source| ConvertError::Sink {
+            day: label.clone(),
+            source,
+        };
+        let (parts, duplicates) = tokio::task::spawn_blocking(move || {
+            let mut sorted = buffer.into_sorted(chunk_rows)?;
+            let parts = sink::encode_day(sorted.by_ref(), &staging_path, &props, target)?;
+            Ok::<_, SinkError>((parts, sorted.duplicates()))
+        })
+        .await
+        .map_err(|e| ConvertError::Task(e.to_string()))?
+        .map_err(sink_err)?;
+        let partition =
+            layout::partition_dir(&self.dest.prefix, &trail.account, &trail.region, date);
+        let bytes = sink::publish(self.dest, &partition, &parts)
+            .await
+            .map_err(sink_err)?;
+        let events: u64 = parts.iter().map(|p| p.rows).sum();
+        let report = DayReport {
+            account: trail.account.clone(),
+            region: trail.region.clone(),
+            date: iso_date(date),
+            events,
+            duplicates,
+            files: parts.len() as u64,
+            bytes,
+        };
+        self.summary.events_written += events;
+        self.summary.duplicates_dropped += duplicates;
+        self.summary.bytes_written += bytes;
+        self.progress.day_written(&report);
+        self.summary.days.push(report);
+        Ok(())
+    }
+}
+
+fn arrow_err(e: arrow::error::ArrowError) -> ConvertError {
+    ConvertError::Task(format!("arrow: {e}"))
+}

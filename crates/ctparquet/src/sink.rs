@@ -1,0 +1,419 @@
+//! Parquet out: the writer options, the encoding of a day into part files, and their publication.
+//!
+//! A day is encoded whole into local staging files first; only a day that encoded without error is
+//! published. Publishing puts each part file under its final name (each put is atomic: a reader
+//! sees the old file or the new one, never half of one), then removes the part files of an earlier
+//! run that this run did not write. With the default target file size a day is one file, so a
+//! reader sees the old day or the new day.
+
+use std::fs::File;
+use std::path::{Path as FsPath, PathBuf};
+
+use arrow::array::RecordBatch;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, WriteMultipart};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use parquet::file::metadata::{KeyValue, SortingColumn};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use tokio::io::AsyncReadExt;
+
+use crate::layout;
+use crate::schema::{self, EVENT_FIELDS, EVENT_ID, EVENT_TIME, FieldSpec, Kind};
+use crate::store::Location;
+
+/// The version written into every file's metadata.
+pub const CONVERTER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A compression codec and its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Zstd(i32),
+    Snappy,
+    Lz4,
+    Gzip(u32),
+    Uncompressed,
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+
+    /// `zstd`, `zstd:9`, `snappy`, `lz4`, `gzip`, `gzip:6`, `none`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (
+                n,
+                Some(
+                    l.parse::<i32>()
+                        .map_err(|_| format!("bad compression level in {s:?}"))?,
+                ),
+            ),
+            None => (s, None),
+        };
+        match (name.to_ascii_lowercase().as_str(), level) {
+            ("zstd", l) => Ok(Codec::Zstd(l.unwrap_or(3))),
+            ("gzip", l) => Ok(Codec::Gzip(l.unwrap_or(6) as u32)),
+            ("snappy", None) => Ok(Codec::Snappy),
+            ("lz4", None) => Ok(Codec::Lz4),
+            ("none" | "uncompressed", None) => Ok(Codec::Uncompressed),
+            _ => Err(format!(
+                "unknown compression {s:?} (expected zstd[:LEVEL], gzip[:LEVEL], snappy, lz4 or none)"
+            )),
+        }
+    }
+}
+
+/// Statistics written per column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistics {
+    None,
+    /// Per column chunk (row group) only.
+    Chunk,
+    /// Per page too, with the column index (page index) that lets readers skip pages.
+    Page,
+}
+
+impl std::str::FromStr for Statistics {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Statistics::None),
+            "chunk" => Ok(Statistics::Chunk),
+            "page" => Ok(Statistics::Page),
+            _ => Err(format!(
+                "unknown statistics level {s:?} (expected none, chunk or page)"
+            )),
+        }
+    }
+}
+
+/// How the Parquet files are written. The defaults suit Athena, DuckDB, Polars and pyarrow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParquetOptions {
+    pub compression: Codec,
+    /// Rows per row group at most: the unit readers skip with statistics and bloom filters.
+    pub row_group_rows: usize,
+    /// A part file is closed once it reaches about this size and the next one begins.
+    pub target_file_bytes: u64,
+    pub statistics: Statistics,
+    /// Columns (dotted leaf paths, e.g. `userIdentity.arn`) that get a bloom filter.
+    pub bloom_filter_columns: Vec<String>,
+    /// False-positive probability the bloom filters are sized (and folded) for.
+    pub bloom_filter_fpp: f64,
+    pub dictionary: bool,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            compression: Codec::Zstd(3),
+            row_group_rows: 128 * 1024,
+            target_file_bytes: 512 * 1024 * 1024,
+            statistics: Statistics::Page,
+            bloom_filter_columns: [
+                "eventName",
+                "eventSource",
+                "eventID",
+                "userIdentity.arn",
+                "userIdentity.accessKeyId",
+                "sourceIPAddress",
+            ]
+            .map(String::from)
+            .to_vec(),
+            bloom_filter_fpp: 0.01,
+            dictionary: true,
+        }
+    }
+}
+
+/// The Parquet path of a dotted leaf path (`resources.ARN` is `resources.list.element.ARN`).
+pub fn column_path(dotted: &str) -> Option<ColumnPath> {
+    fn walk(specs: &[FieldSpec], parts: &[&str], out: &mut Vec<String>) -> bool {
+        let Some((first, rest)) = parts.split_first() else {
+            return false;
+        };
+        let Some(spec) = specs.iter().find(|s| s.name == *first) else {
+            return false;
+        };
+        out.push(spec.name.to_string());
+        match spec.kind {
+            Kind::Struct(children) => walk(children, rest, out),
+            Kind::ListOfStruct(children) => {
+                out.extend(["list".to_string(), "element".to_string()]);
+                walk(children, rest, out)
+            }
+            _ => rest.is_empty(),
+        }
+    }
+    if dotted == schema::UNMAPPED {
+        return Some(ColumnPath::from(dotted));
+    }
+    let parts: Vec<&str> = dotted.split('.').collect();
+    let mut out = Vec::new();
+    walk(EVENT_FIELDS, &parts, &mut out).then(|| ColumnPath::new(out))
+}
+
+impl ParquetOptions {
+    /// The arrow-rs writer properties these options stand for.
+    pub fn writer_properties(&self) -> Result<WriterProperties, String> {
+        let compression = match self.compression {
+            Codec::Zstd(level) => {
+                Compression::ZSTD(ZstdLevel::try_new(level).map_err(|e| e.to_string())?)
+            }
+            Codec::Gzip(level) => {
+                Compression::GZIP(GzipLevel::try_new(level).map_err(|e| e.to_string())?)
+            }
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::Lz4 => Compression::LZ4_RAW,
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+        };
+        if self.row_group_rows == 0 {
+            return Err("row group size must be at least 1 row".into());
+        }
+        if !(self.bloom_filter_fpp > 0.0 && self.bloom_filter_fpp < 1.0) {
+            return Err("bloom filter false-positive probability must be between 0 and 1".into());
+        }
+        let leaves = schema::leaf_paths();
+        let leaf_index = |name: &str| {
+            leaves
+                .iter()
+                .position(|p| p == name)
+                .expect("sort column is a leaf") as i32
+        };
+        let mut builder = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.row_group_rows))
+            .set_statistics_enabled(match self.statistics {
+                Statistics::None => EnabledStatistics::None,
+                Statistics::Chunk => EnabledStatistics::Chunk,
+                Statistics::Page => EnabledStatistics::Page,
+            })
+            .set_dictionary_enabled(self.dictionary)
+            .set_created_by(format!("ctparquet version {CONVERTER_VERSION}"))
+            .set_sorting_columns(Some(vec![
+                SortingColumn {
+                    column_idx: leaf_index(EVENT_TIME),
+                    descending: false,
+                    nulls_first: true,
+                },
+                SortingColumn {
+                    column_idx: leaf_index(EVENT_ID),
+                    descending: false,
+                    nulls_first: true,
+                },
+            ]))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new("ctparquet.version".into(), CONVERTER_VERSION.to_string()),
+                KeyValue::new(
+                    "ctparquet.cloudtrail_event_version".into(),
+                    schema::SCHEMA_EVENT_VERSION.to_string(),
+                ),
+                KeyValue::new(
+                    "ctparquet.sorted_by".into(),
+                    format!("{EVENT_TIME},{EVENT_ID}"),
+                ),
+            ]));
+        for column in &self.bloom_filter_columns {
+            let path = column_path(column).ok_or_else(|| {
+                format!("bloom filter column {column:?} is not a column (leaf paths look like userIdentity.arn)")
+            })?;
+            builder = builder
+                .set_column_bloom_filter_enabled(path.clone(), true)
+                .set_column_bloom_filter_fpp(path.clone(), self.bloom_filter_fpp)
+                .set_column_bloom_filter_max_ndv(path, self.row_group_rows as u64);
+        }
+        Ok(builder.build())
+    }
+}
+
+/// A part file encoded in the staging folder.
+#[derive(Debug)]
+pub struct StagedPart {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("encoding parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("staging file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{what}: {source}")]
+    Store {
+        what: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error(transparent)]
+    Day(#[from] crate::day::DayError),
+}
+
+/// Encode the sorted batches of one day into part files in `staging`.
+pub fn encode_day(
+    batches: impl Iterator<Item = Result<RecordBatch, crate::day::DayError>>,
+    staging: &FsPath,
+    props: &WriterProperties,
+    target_file_bytes: u64,
+) -> Result<Vec<StagedPart>, SinkError> {
+    let mut parts = Vec::new();
+    let mut current: Option<(ArrowWriter<File>, PathBuf, u64)> = None;
+    for batch in batches {
+        let batch = batch?;
+        if current.is_none() {
+            let path = staging.join(layout::part_file_name(parts.len()));
+            let writer = ArrowWriter::try_new(
+                File::create(&path)?,
+                schema::event_schema(),
+                Some(props.clone()),
+            )?;
+            current = Some((writer, path, 0));
+        }
+        let (writer, _, rows) = current.as_mut().expect("opened above");
+        writer.write(&batch)?;
+        *rows += batch.num_rows() as u64;
+        if writer.bytes_written() as u64 + writer.in_progress_size() as u64 >= target_file_bytes {
+            let (writer, path, rows) = current.take().expect("open");
+            parts.push(close(writer, path, rows)?);
+        }
+    }
+    if let Some((writer, path, rows)) = current.take() {
+        parts.push(close(writer, path, rows)?);
+    }
+    Ok(parts)
+}
+
+fn close(writer: ArrowWriter<File>, path: PathBuf, rows: u64) -> Result<StagedPart, SinkError> {
+    writer.close()?;
+    let bytes = std::fs::metadata(&path)?.len();
+    Ok(StagedPart { path, rows, bytes })
+}
+
+const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
+
+/// Put the staged parts of a day under `partition` and remove part files an earlier run left
+/// there that this run did not write. Returns the bytes written.
+pub async fn publish(
+    dest: &Location,
+    partition: &Path,
+    parts: &[StagedPart],
+) -> Result<u64, SinkError> {
+    let store_err = |what: String| move |source| SinkError::Store { what, source };
+    let existing = match dest.store.list_with_delimiter(Some(partition)).await {
+        Ok(listing) => listing.objects.into_iter().map(|o| o.location).collect(),
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => {
+            return Err(store_err(format!("listing {}", dest.describe(partition)))(
+                e,
+            ));
+        }
+    };
+    let mut written = Vec::with_capacity(parts.len());
+    let mut bytes = 0;
+    for (index, part) in parts.iter().enumerate() {
+        let key = partition.clone().join(layout::part_file_name(index));
+        upload(dest, &key, &part.path).await?;
+        bytes += part.bytes;
+        written.push(key);
+    }
+    for stale in existing {
+        let ours = stale.filename().is_some_and(layout::is_part_file_name);
+        if ours && !written.contains(&stale) {
+            dest.store.delete(&stale).await.map_err(store_err(format!(
+                "removing stale {}",
+                dest.describe(&stale)
+            )))?;
+        }
+    }
+    Ok(bytes)
+}
+
+async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
+    let what = || format!("writing {}", dest.describe(key));
+    let mut reader = tokio::fs::File::open(file).await?;
+    let len = reader.metadata().await?.len();
+    if len as usize <= UPLOAD_CHUNK {
+        let mut buf = Vec::with_capacity(len as usize);
+        reader.read_to_end(&mut buf).await?;
+        dest.store
+            .put(key, buf.into())
+            .await
+            .map_err(|source| SinkError::Store {
+                what: what(),
+                source,
+            })?;
+        return Ok(());
+    }
+    let upload = dest
+        .store
+        .put_multipart(key)
+        .await
+        .map_err(|source| SinkError::Store {
+            what: what(),
+            source,
+        })?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_CHUNK);
+    let mut buf = vec![0u8; UPLOAD_CHUNK];
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        writer
+            .wait_for_capacity(4)
+            .await
+            .map_err(|source| SinkError::Store {
+                what: what(),
+                source,
+            })?;
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.map_err(|source| SinkError::Store {
+        what: what(),
+        source,
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codecs_parse() {
+        assert_eq!("zstd".parse::<Codec>(), Ok(Codec::Zstd(3)));
+        assert_eq!("zstd:9".parse::<Codec>(), Ok(Codec::Zstd(9)));
+        assert_eq!("none".parse::<Codec>(), Ok(Codec::Uncompressed));
+        assert!("brotli".parse::<Codec>().is_err());
+    }
+
+    #[test]
+    fn column_paths_reach_nested_leaves() {
+        assert_eq!(
+            column_path("userIdentity.arn").unwrap().string(),
+            "userIdentity.arn"
+        );
+        assert_eq!(
+            column_path("resources.ARN").unwrap().string(),
+            "resources.list.element.ARN"
+        );
+        assert!(column_path("userIdentity").is_none());
+        assert!(column_path("nope").is_none());
+    }
+
+    #[test]
+    fn default_options_build() {
+        ParquetOptions::default().writer_properties().unwrap();
+        let bad = ParquetOptions {
+            bloom_filter_columns: vec!["userIdentity.nope".into()],
+            ..Default::default()
+        };
+        assert!(
+            bad.writer_properties()
+                .unwrap_err()
+                .contains("userIdentity.nope")
+        );
+    }
+}

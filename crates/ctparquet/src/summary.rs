@@ -1,0 +1,188 @@
+//! What a conversion did, for people (`Display`) and scripts (JSON).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One output day written.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DayReport {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    pub events: u64,
+    pub duplicates: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// A day that was not written, and why. Its earlier output, if any, is untouched.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FailedDay {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    pub reason: String,
+    /// Events read for this day and not written because it failed.
+    pub events_not_written: u64,
+}
+
+/// A delivery file that could not be read as a CloudTrail log.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BadFile {
+    pub file: String,
+    pub error: String,
+}
+
+/// Events found in the folders read whose day is not one being written: re-run that day (with
+/// enough `--lateness-days`) to place them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutsideDay {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    pub events: u64,
+}
+
+/// Totals and details of a conversion.
+///
+/// Every event read is accounted for:
+/// `events_read == events_written + duplicates_dropped + sum(outside_range.events) +
+/// sum(failed_days.events_not_written)`. Events in bad files are not read (see `bad_files`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Summary {
+    pub source_files_read: u64,
+    pub source_bytes_read: u64,
+    pub events_read: u64,
+    pub events_written: u64,
+    /// Events written to a day other than the date folder they were delivered in.
+    pub events_moved: u64,
+    pub duplicates_dropped: u64,
+    /// Events without a usable eventTime, written to their delivery folder's day (the original
+    /// value is kept in `unmapped`).
+    pub undated_events: u64,
+    /// Objects in date folders that are not log files (skipped).
+    pub ignored_objects: u64,
+    pub bad_files: Vec<BadFile>,
+    pub days: Vec<DayReport>,
+    pub failed_days: Vec<FailedDay>,
+    pub outside_range: Vec<OutsideDay>,
+    /// Sorted runs written to disk because the memory budget was reached.
+    pub spilled_runs: u64,
+    pub bytes_written: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+}
+
+impl Summary {
+    /// Did every requested day get written?
+    pub fn succeeded(&self) -> bool {
+        self.failed_days.is_empty()
+    }
+
+    /// The accounting identity above, checked.
+    pub fn accounted_for(&self) -> bool {
+        self.events_read
+            == self.events_written
+                + self.duplicates_dropped
+                + self.outside_range.iter().map(|d| d.events).sum::<u64>()
+                + self
+                    .failed_days
+                    .iter()
+                    .map(|d| d.events_not_written)
+                    .sum::<u64>()
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "source files read   {:>12}  ({})",
+            self.source_files_read,
+            mib(self.source_bytes_read)
+        )?;
+        writeln!(f, "events read         {:>12}", self.events_read)?;
+        writeln!(
+            f,
+            "events written      {:>12}  ({})",
+            self.events_written,
+            mib(self.bytes_written)
+        )?;
+        writeln!(f, "moved to true day   {:>12}", self.events_moved)?;
+        writeln!(f, "duplicates dropped  {:>12}", self.duplicates_dropped)?;
+        if self.undated_events > 0 {
+            writeln!(
+                f,
+                "without eventTime   {:>12}  (written to their delivery day)",
+                self.undated_events
+            )?;
+        }
+        if self.ignored_objects > 0 {
+            writeln!(
+                f,
+                "non-log objects     {:>12}  (skipped)",
+                self.ignored_objects
+            )?;
+        }
+        writeln!(f, "bad files           {:>12}", self.bad_files.len())?;
+        if self.spilled_runs > 0 {
+            writeln!(f, "spilled runs        {:>12}", self.spilled_runs)?;
+        }
+        writeln!(
+            f,
+            "time                {:>12.2} s  ({:.0} events/s)",
+            self.seconds, self.events_per_second
+        )?;
+        if !self.days.is_empty() {
+            writeln!(f, "\ndays written:")?;
+            for d in &self.days {
+                writeln!(
+                    f,
+                    "  {} {:<15} {}  {:>10} events  {:>6} dups  {} file(s)  {}",
+                    d.account,
+                    d.region,
+                    d.date,
+                    d.events,
+                    d.duplicates,
+                    d.files,
+                    mib(d.bytes)
+                )?;
+            }
+        }
+        if !self.failed_days.is_empty() {
+            writeln!(f, "\ndays NOT written (earlier output left as it was):")?;
+            for d in &self.failed_days {
+                writeln!(
+                    f,
+                    "  {} {:<15} {}  {}",
+                    d.account, d.region, d.date, d.reason
+                )?;
+            }
+        }
+        if !self.bad_files.is_empty() {
+            writeln!(f, "\nbad files:")?;
+            for b in &self.bad_files {
+                writeln!(f, "  {}: {}", b.file, b.error)?;
+            }
+        }
+        if !self.outside_range.is_empty() {
+            writeln!(
+                f,
+                "\nevents whose day was not converted in this run (convert those days to place them):"
+            )?;
+            for d in &self.outside_range {
+                writeln!(
+                    f,
+                    "  {} {:<15} {}  {:>10} events",
+                    d.account, d.region, d.date, d.events
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
