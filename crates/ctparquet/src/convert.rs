@@ -24,7 +24,7 @@ use crate::layout::{self, iso_date};
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
-use crate::summary::{BadFile, DayReport, FailedDay, OutsideDay, Summary};
+use crate::summary::{BadFile, DayReport, FailedDay, OutsideDay, OutsideReason, Summary};
 use crate::time::day_of_millis;
 
 /// Everything a conversion needs to know, parsed once.
@@ -216,7 +216,7 @@ impl Run<'_> {
                 )
             })
             .collect();
-        let mut outside: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        let mut outside: BTreeMap<(NaiveDate, OutsideReason), u64> = BTreeMap::new();
         let mut file_seq: u64 = 0;
 
         for (folder_date, files) in folders {
@@ -265,12 +265,13 @@ impl Run<'_> {
         while let Some((date, day)) = days.pop_first() {
             self.finish_day(trail, date, day).await?;
         }
-        for (date, events) in outside {
+        for ((date, reason), events) in outside {
             self.summary.outside_range.push(OutsideDay {
                 account: trail.account.clone(),
                 region: trail.region.clone(),
                 date: iso_date(date),
                 events,
+                reason,
             });
         }
         Ok(())
@@ -308,7 +309,7 @@ impl Run<'_> {
         folder_date: NaiveDate,
         file_seq: u64,
         days: &mut BTreeMap<NaiveDate, OpenDay>,
-        outside: &mut BTreeMap<NaiveDate, u64>,
+        outside: &mut BTreeMap<(NaiveDate, OutsideReason), u64>,
     ) -> Result<(), ConvertError> {
         let DecodedFile { batch, event_times } = file;
         self.summary.events_read += batch.num_rows() as u64;
@@ -325,7 +326,12 @@ impl Run<'_> {
         }
         for (date, rows) in by_day {
             let Some(day) = days.get_mut(&date) else {
-                *outside.entry(date).or_default() += rows.len() as u64;
+                let reason = if (self.opts.from..=self.opts.to).contains(&date) {
+                    OutsideReason::BeyondLateness
+                } else {
+                    OutsideReason::DayNotRequested
+                };
+                *outside.entry((date, reason)).or_default() += rows.len() as u64;
                 continue;
             };
             day.events += rows.len() as u64;

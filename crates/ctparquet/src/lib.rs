@@ -27,3 +27,4 @@ pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert};
 pub use sink::ParquetOptions;
 pub use store::Location;
 pub use summary::Summary;
+pub mod inspect;

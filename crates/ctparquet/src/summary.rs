@@ -34,14 +34,25 @@ pub struct BadFile {
     pub error: String,
 }
 
-/// Events found in the folders read whose day is not one being written: re-run that day (with
-/// enough `--lateness-days`) to place them.
+/// Events found in the folders read that this run did not write: their day was not requested, or
+/// they were delivered later than `--lateness-days` after it. Converting that day (with enough
+/// lateness) places them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct OutsideDay {
     pub account: String,
     pub region: String,
     pub date: String,
     pub events: u64,
+    pub reason: OutsideReason,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum OutsideReason {
+    /// The day is not in the range converted.
+    DayNotRequested,
+    /// The day was converted, but these events were delivered after its lateness window.
+    BeyondLateness,
 }
 
 /// Totals and details of a conversion.

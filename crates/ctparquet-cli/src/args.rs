@@ -1,0 +1,265 @@
+//! Command-line arguments, parsed once into the library's typed options.
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use ctparquet::sink::{Codec, Statistics};
+use ctparquet::{ConvertOptions, ParquetOptions};
+use ctparquet_gen::GenOptions;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ctparquet",
+    version,
+    about = "Convert AWS CloudTrail logs into day-collated, Hive-partitioned Parquet",
+    long_about = "Convert AWS CloudTrail logs into day-collated, Hive-partitioned Parquet.\n\n\
+        Reads SOURCE/AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz and writes\n\
+        DEST/account=ACCOUNT/region=REGION/year=YYYY/month=MM/day=DD/part-NNNNN.parquet,\n\
+        each day holding exactly the events whose eventTime falls on it, once each."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Convert one day or a range of days.
+    Convert(ConvertArgs),
+    /// Show the partitions, rows, files, row groups and sizes of a destination.
+    Inspect(InspectArgs),
+    /// Write a synthetic CloudTrail delivery tree (for trying things out, tests and benchmarks).
+    Gen(GenArgs),
+}
+
+/// `256MiB`, `1GiB`, `64MB`, `1000000`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 256MiB)"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "unknown size unit in {text:?} (use B, KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    Ok((number * factor) as u64)
+}
+
+/// A comma-separated list as clap splits it, without blanks ("" means none).
+fn clean_list(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// Folder (or bucket prefix) that holds AWSLogs/.
+    pub source: String,
+    /// Folder (or bucket prefix) to write the Hive-partitioned Parquet under.
+    pub dest: String,
+    /// Convert this one UTC day (YYYY-MM-DD).
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    pub date: Option<NaiveDate>,
+    /// First day of a range (YYYY-MM-DD).
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last day of a range, inclusive.
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Only these accounts (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub accounts: Option<Vec<String>>,
+    /// Only these regions (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// Date folders after a day that are read for its late events.
+    #[arg(long, default_value_t = 1)]
+    pub lateness_days: u32,
+    /// Report bad files and go on, instead of leaving the days they may hold events of unwritten.
+    #[arg(long)]
+    pub skip_bad_files: bool,
+    /// Delivery files read at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Memory for rows in flight; beyond it, sorted runs spill to the work folder.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub memory_budget: u64,
+    /// A delivery file that inflates beyond this is reported bad.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// Folder for spill runs and staged part files (default: the system temp folder).
+    #[arg(long)]
+    pub work_dir: Option<std::path::PathBuf>,
+    /// Compression: zstd[:LEVEL], gzip[:LEVEL], snappy, lz4 or none.
+    #[arg(long, default_value = "zstd:3")]
+    pub compression: Codec,
+    /// Rows per row group at most.
+    #[arg(long, default_value_t = ParquetOptions::default().row_group_rows)]
+    pub row_group_rows: usize,
+    /// Start a new part file once one reaches this size.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    pub target_file_size: u64,
+    /// Statistics: none, chunk (per row group) or page (also the page index).
+    #[arg(long, default_value = "page")]
+    pub statistics: Statistics,
+    /// Columns with a bloom filter (comma-separated leaf paths, e.g. userIdentity.arn; "" for none).
+    #[arg(long, value_delimiter = ',')]
+    pub bloom_filter_columns: Option<Vec<String>>,
+    /// False-positive probability of the bloom filters.
+    #[arg(long, default_value_t = ParquetOptions::default().bloom_filter_fpp)]
+    pub bloom_filter_fpp: f64,
+    /// Turn dictionary encoding off.
+    #[arg(long)]
+    pub no_dictionary: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl ConvertArgs {
+    pub fn to_options(&self) -> Result<ConvertOptions> {
+        let (from, to) = match (self.date, self.from, self.to) {
+            (Some(d), _, _) => (d, d),
+            (None, Some(f), Some(t)) => (f, t),
+            _ => bail!("give --date DAY, or --from DAY --to DAY"),
+        };
+        if from > to {
+            bail!("--from {from} is after --to {to}");
+        }
+        let defaults = ParquetOptions::default();
+        let mut opts = ConvertOptions::days(from, to);
+        opts.lateness_days = self.lateness_days;
+        opts.accounts = self.accounts.as_deref().map(clean_list);
+        opts.regions = self.regions.as_deref().map(clean_list);
+        opts.skip_bad_files = self.skip_bad_files;
+        opts.concurrency = self.concurrency.max(1);
+        opts.memory_budget_bytes = self.memory_budget as usize;
+        opts.max_file_bytes = self.max_file_size;
+        opts.work_dir = self.work_dir.clone();
+        opts.parquet = ParquetOptions {
+            compression: self.compression,
+            row_group_rows: self.row_group_rows,
+            target_file_bytes: self.target_file_size,
+            statistics: self.statistics,
+            bloom_filter_columns: self
+                .bloom_filter_columns
+                .as_deref()
+                .map_or(defaults.bloom_filter_columns, clean_list),
+            bloom_filter_fpp: self.bloom_filter_fpp,
+            dictionary: !self.no_dictionary,
+        };
+        // Fail on bad Parquet options before any work is done.
+        opts.parquet
+            .writer_properties()
+            .map_err(anyhow::Error::msg)?;
+        Ok(opts)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The destination folder given to `convert`.
+    pub dest: String,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Folder to write AWSLogs/ under.
+    pub dest: String,
+    /// Accounts (comma-separated 12-digit ids).
+    #[arg(long, default_value = "111122223333", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// Regions (comma-separated).
+    #[arg(long, default_value = "us-east-1", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Write an organization trail layout (AWSLogs/ORG_ID/ACCOUNT/...).
+    #[arg(long)]
+    pub org_id: Option<String>,
+    /// First delivery date.
+    #[arg(long, default_value = "2026-01-04")]
+    pub start: NaiveDate,
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+    /// Delivery files per account, region and day (CloudTrail writes about 288).
+    #[arg(long, default_value_t = 288)]
+    pub files_per_day: u32,
+    #[arg(long, default_value_t = 20)]
+    pub events_per_file: u32,
+    /// Share of events delivered hours late.
+    #[arg(long, default_value_t = 0.02)]
+    pub late_fraction: f64,
+    /// Share of events delivered days late.
+    #[arg(long, default_value_t = 0.001)]
+    pub very_late_fraction: f64,
+    /// Share of events delivered twice.
+    #[arg(long, default_value_t = 0.01)]
+    pub duplicate_fraction: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl GenArgs {
+    pub fn to_options(&self) -> Result<GenOptions> {
+        for a in &clean_list(&self.accounts) {
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("account {a:?} is not a 12-digit AWS account id");
+            }
+        }
+        Ok(GenOptions {
+            accounts: clean_list(&self.accounts),
+            regions: clean_list(&self.regions),
+            org_id: self.org_id.clone(),
+            start: self.start,
+            days: self.days,
+            files_per_day: self.files_per_day,
+            events_per_file: self.events_per_file,
+            late_fraction: self.late_fraction,
+            very_late_fraction: self.very_late_fraction,
+            duplicate_fraction: self.duplicate_fraction,
+            seed: self.seed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("256MiB"), Ok(256 * 1024 * 1024));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
