@@ -324,15 +324,27 @@ impl Run<'_> {
             };
             by_day.entry(day).or_default().push(row as u32);
         }
+        let lateness = Days::new(self.opts.lateness_days.into());
         for (date, rows) in by_day {
-            let Some(day) = days.get_mut(&date) else {
-                let reason = if (self.opts.from..=self.opts.to).contains(&date) {
-                    OutsideReason::BeyondLateness
-                } else {
-                    OutsideReason::DayNotRequested
-                };
-                *outside.entry((date, reason)).or_default() += rows.len() as u64;
-                continue;
+            // Day D is made from folders D ..= D + lateness, whatever range is being run, so a
+            // day's output never depends on which other days were converted with it.
+            let reason = if date > folder_date {
+                Some(OutsideReason::DeliveredBeforeEventTime)
+            } else if date
+                .checked_add_days(lateness)
+                .is_some_and(|last| last < folder_date)
+            {
+                Some(OutsideReason::BeyondLateness)
+            } else {
+                None
+            };
+            let day = match (reason, days.get_mut(&date)) {
+                (None, Some(day)) => day,
+                (reason, _) => {
+                    let reason = reason.unwrap_or(OutsideReason::DayNotRequested);
+                    *outside.entry((date, reason)).or_default() += rows.len() as u64;
+                    continue;
+                }
             };
             day.events += rows.len() as u64;
             if date != folder_date {
@@ -392,31 +404,41 @@ impl Run<'_> {
             });
             return Ok(());
         }
-        let staging = tempfile::Builder::new()
-            .prefix("day-")
-            .tempdir_in(self.work.path())?;
-        let staging_path = staging.path().to_path_buf();
-        let props = self.props.clone();
-        let target = self.opts.parquet.target_file_bytes;
-        let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
-        let buffer = day.buffer;
+        let partition =
+            layout::partition_dir(&self.dest.prefix, &trail.account, &trail.region, date);
         let sink_err = |source| ConvertError::Sink {
             day: label.clone(),
             source,
         };
-        let (parts, duplicates) = tokio::task::spawn_blocking(move || {
-            let mut sorted = buffer.into_sorted(chunk_rows)?;
-            let parts = sink::encode_day(sorted.by_ref(), &staging_path, &props, target)?;
-            Ok::<_, SinkError>((parts, sorted.duplicates()))
-        })
-        .await
-        .map_err(|e| ConvertError::Task(e.to_string()))?
-        .map_err(sink_err)?;
-        let partition =
-            layout::partition_dir(&self.dest.prefix, &trail.account, &trail.region, date);
-        let bytes = sink::publish(self.dest, &partition, &parts)
+        let (parts, duplicates, _staging) = if day.buffer.rows() == 0 {
+            (Vec::new(), 0, None)
+        } else {
+            let staging = tempfile::Builder::new()
+                .prefix("day-")
+                .tempdir_in(self.work.path())?;
+            let staging_path = staging.path().to_path_buf();
+            let props = self.props.clone();
+            let target = self.opts.parquet.target_file_bytes;
+            let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
+            let buffer = day.buffer;
+            let (parts, duplicates) = tokio::task::spawn_blocking(move || {
+                let mut sorted = buffer.into_sorted(chunk_rows)?;
+                let parts = sink::encode_day(sorted.by_ref(), &staging_path, &props, target)?;
+                Ok::<_, SinkError>((parts, sorted.duplicates()))
+            })
+            .await
+            .map_err(|e| ConvertError::Task(e.to_string()))?
+            .map_err(sink_err)?;
+            (parts, duplicates, Some(staging))
+        };
+        // An empty day still clears what an earlier run wrote for it.
+        let published = sink::publish(self.dest, &partition, &parts)
             .await
             .map_err(sink_err)?;
+        if parts.is_empty() && published.removed == 0 {
+            return Ok(());
+        }
+        let bytes = published.bytes;
         let events: u64 = parts.iter().map(|p| p.rows).sum();
         let report = DayReport {
             account: trail.account.clone(),

@@ -293,13 +293,21 @@ fn close(writer: ArrowWriter<File>, path: PathBuf, rows: u64) -> Result<StagedPa
 
 const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
 
+/// What publishing a day did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub bytes: u64,
+    /// Part files of an earlier run removed.
+    pub removed: u64,
+}
+
 /// Put the staged parts of a day under `partition` and remove part files an earlier run left
-/// there that this run did not write. Returns the bytes written.
+/// there that this run did not write.
 pub async fn publish(
     dest: &Location,
     partition: &Path,
     parts: &[StagedPart],
-) -> Result<u64, SinkError> {
+) -> Result<Published, SinkError> {
     let store_err = |what: String| move |source| SinkError::Store { what, source };
     let existing = match dest.store.list_with_delimiter(Some(partition)).await {
         Ok(listing) => listing.objects.into_iter().map(|o| o.location).collect(),
@@ -311,11 +319,11 @@ pub async fn publish(
         }
     };
     let mut written = Vec::with_capacity(parts.len());
-    let mut bytes = 0;
+    let mut done = Published::default();
     for (index, part) in parts.iter().enumerate() {
         let key = partition.clone().join(layout::part_file_name(index));
         upload(dest, &key, &part.path).await?;
-        bytes += part.bytes;
+        done.bytes += part.bytes;
         written.push(key);
     }
     for stale in existing {
@@ -325,9 +333,10 @@ pub async fn publish(
                 "removing stale {}",
                 dest.describe(&stale)
             )))?;
+            done.removed += 1;
         }
     }
-    Ok(bytes)
+    Ok(done)
 }
 
 async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {

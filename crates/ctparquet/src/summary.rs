@@ -51,8 +51,12 @@ pub struct OutsideDay {
 pub enum OutsideReason {
     /// The day is not in the range converted.
     DayNotRequested,
-    /// The day was converted, but these events were delivered after its lateness window.
+    /// Delivered later than `--lateness-days` after their day: converting their day with a
+    /// larger lateness places them.
     BeyondLateness,
+    /// Delivered in a date folder before their eventTime's day (clock skew): no run of their day
+    /// reads that folder, so they are only reported.
+    DeliveredBeforeEventTime,
 }
 
 /// Totals and details of a conversion.
