@@ -68,6 +68,23 @@ pub struct GenStats {
     pub bytes: u64,
     /// Distinct events per (account, region, true UTC day).
     pub events_by_day: BTreeMap<(String, String, NaiveDate), u64>,
+    /// Distinct events per (account, region, true UTC day, days between that day and the date
+    /// folder of their first delivery).
+    pub events_by_lag: BTreeMap<(String, String, NaiveDate, u32), u64>,
+}
+
+impl GenStats {
+    /// Distinct events per day that a conversion reading `lateness` folders after each day finds.
+    pub fn expected_by_day(&self, lateness: u32) -> BTreeMap<(String, String, NaiveDate), u64> {
+        let mut out = BTreeMap::new();
+        for ((account, region, day, lag), n) in &self.events_by_lag {
+            if *lag <= lateness {
+                *out.entry((account.clone(), region.clone(), *day))
+                    .or_default() += n;
+            }
+        }
+        out
+    }
 }
 
 const USERS: &[&str] = &["alice", "bob", "carol", "deploy-bot", "ci-runner", "dave"];
@@ -346,6 +363,11 @@ pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
                     *stats
                         .events_by_day
                         .entry((account.clone(), region.clone(), day))
+                        .or_default() += 1;
+                    let lag = (deliver_at.date_naive() - day).num_days() as u32;
+                    *stats
+                        .events_by_lag
+                        .entry((account.clone(), region.clone(), day, lag))
                         .or_default() += 1;
                     pending.push(Pending { deliver_at, record });
                 }

@@ -1,0 +1,417 @@
+//! Day assembly, exactly-once, determinism, idempotency, bounded memory and bad input, on
+//! generated and hand-made delivery trees.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use common::*;
+use ctparquet::ConvertOptions;
+use ctparquet::summary::OutsideReason;
+use ctparquet_gen::{GenOptions, generate};
+use serde_json::{Value, json};
+
+const A: &str = "111122223333";
+
+fn ev(id: &str, time: &str) -> Value {
+    json!({"eventVersion": "1.11", "eventID": id, "eventTime": time, "eventName": "GetObject",
+           "eventSource": "s3.amazonaws.com", "awsRegion": "us-east-1", "requestParameters": {"k": id}})
+}
+
+fn names_by_day(rows: &[OutputRow]) -> BTreeMap<NaiveDate, Vec<String>> {
+    let mut out: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    for r in rows {
+        out.entry(r.date)
+            .or_default()
+            .push(r.record["eventID"].as_str().unwrap().to_string());
+    }
+    out
+}
+
+#[test]
+fn late_events_cross_midnight_month_and_year_ends() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    // Folder 2026-01-01 holds the last events of 2025 (year end), folder 2026-02-01 the last of
+    // January (month end); folder 2026-01-03 holds one from Jan 1 (two days late).
+    write_delivery(
+        &src,
+        A,
+        "us-east-1",
+        date("2026-01-01"),
+        "a",
+        &[
+            ev("y1", "2025-12-31T23:59:59Z"),
+            ev("y2", "2026-01-01T00:00:00Z"),
+            ev("y3", "2025-12-31T23:58:10.250Z"),
+        ],
+    );
+    write_delivery(
+        &src,
+        A,
+        "us-east-1",
+        date("2026-01-03"),
+        "b",
+        &[ev("late2", "2026-01-01T10:00:00Z")],
+    );
+    write_delivery(
+        &src,
+        A,
+        "us-east-1",
+        date("2026-02-01"),
+        "c",
+        &[
+            ev("m1", "2026-01-31T23:59:59.999Z"),
+            ev("m2", "2026-02-01T00:00:00.001Z"),
+        ],
+    );
+    let dest = work.path().join("out");
+
+    let summary = convert(
+        &src,
+        &dest,
+        &ConvertOptions::days(date("2025-12-31"), date("2026-01-01")),
+    );
+    let by_day = names_by_day(&read_output(&dest));
+    assert_eq!(
+        by_day[&date("2025-12-31")],
+        ["y3", "y1"],
+        "sorted by eventTime"
+    );
+    assert_eq!(by_day[&date("2026-01-01")], ["y2"]);
+    assert_eq!(summary.events_moved, 2);
+    // The two-days-late event is not read with lateness 1 (folder 01-03 is not read at all).
+    assert_eq!(summary.events_read, 3);
+
+    // With --lateness-days 2, it joins its day.
+    let mut opts = ConvertOptions::days(date("2026-01-01"), date("2026-01-01"));
+    opts.lateness_days = 2;
+    convert(&src, &dest, &opts);
+    let by_day = names_by_day(&read_output(&dest));
+    assert_eq!(by_day[&date("2026-01-01")], ["y2", "late2"]);
+
+    // Month end: Jan 31 is gathered from folder Feb 1.
+    let summary = convert(
+        &src,
+        &dest,
+        &ConvertOptions::days(date("2026-01-31"), date("2026-01-31")),
+    );
+    let by_day = names_by_day(&read_output(&dest));
+    assert_eq!(by_day[&date("2026-01-31")], ["m1"]);
+    // Feb 1's event was read (folder Feb 1) but its day was not asked for: reported, not dropped.
+    assert_eq!(summary.outside_range.len(), 1);
+    assert_eq!(summary.outside_range[0].date, "2026-02-01");
+    assert_eq!(
+        summary.outside_range[0].reason,
+        OutsideReason::DayNotRequested
+    );
+    assert!(summary.accounted_for());
+    // Partition folders are zero-padded.
+    assert!(
+        dest.join(format!(
+            "account={A}/region=us-east-1/year=2026/month=01/day=31/part-00000.parquet"
+        ))
+        .is_file()
+    );
+}
+
+#[test]
+fn duplicates_across_files_are_written_once() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let d = date("2026-03-10");
+    write_delivery(
+        &src,
+        A,
+        "eu-west-1",
+        d,
+        "a",
+        &[
+            ev("e1", "2026-03-10T10:00:00Z"),
+            ev("e2", "2026-03-10T11:00:00Z"),
+        ],
+    );
+    write_delivery(
+        &src,
+        A,
+        "eu-west-1",
+        d,
+        "b",
+        &[
+            ev("e2", "2026-03-10T11:00:00Z"),
+            ev("e3", "2026-03-10T09:00:00Z"),
+        ],
+    );
+    write_delivery(
+        &src,
+        A,
+        "eu-west-1",
+        date("2026-03-11"),
+        "c",
+        &[ev("e1", "2026-03-10T10:00:00Z")],
+    );
+    let dest = work.path().join("out");
+    let summary = convert(&src, &dest, &ConvertOptions::days(d, d));
+    assert_eq!(summary.duplicates_dropped, 2);
+    assert_eq!(summary.events_written, 3);
+    assert_eq!(names_by_day(&read_output(&dest))[&d], ["e3", "e1", "e2"]);
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_order_parallelism_range_or_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let gen_opts = GenOptions {
+        accounts: vec![A.into(), "444455556666".into()],
+        regions: vec!["us-east-1".into(), "ap-southeast-2".into()],
+        start: date("2026-01-30"),
+        days: 4,
+        files_per_day: 48,
+        events_per_file: 25,
+        duplicate_fraction: 0.05,
+        ..Default::default()
+    };
+    let stats = generate(&src, &gen_opts).unwrap();
+
+    // A range run, default settings.
+    let range = work.path().join("range");
+    let summary = convert(
+        &src,
+        &range,
+        &ConvertOptions::days(date("2026-01-30"), date("2026-02-01")),
+    );
+    assert!(summary.accounted_for());
+    assert!(summary.duplicates_dropped > 0 && summary.events_moved > 0);
+    for ((account, region, day), n) in &stats.expected_by_day(1) {
+        if (date("2026-01-30")..=date("2026-02-01")).contains(day) {
+            let written = summary
+                .days
+                .iter()
+                .find(|d| &d.account == account && &d.region == region && d.date == day.to_string())
+                .map_or(0, |d| d.events);
+            assert_eq!(written, *n, "{account} {region} {day}");
+        }
+    }
+
+    // Day by day, one file at a time, and with a tiny memory budget that forces spills.
+    let single = work.path().join("single");
+    for day in ["2026-01-30", "2026-01-31", "2026-02-01"] {
+        let mut opts = ConvertOptions::days(date(day), date(day));
+        opts.concurrency = 1;
+        opts.memory_budget_bytes = 64 * 1024;
+        let s = convert(&src, &single, &opts);
+        assert!(s.spilled_runs > 0, "the budget forces spills");
+    }
+    assert_eq!(snapshot(&range), snapshot(&single));
+
+    // Re-running the range leaves the same bytes (idempotent).
+    convert(
+        &src,
+        &range,
+        &ConvertOptions::days(date("2026-01-30"), date("2026-02-01")),
+    );
+    assert_eq!(snapshot(&range), snapshot(&single));
+}
+
+#[test]
+fn rerun_replaces_a_day_and_removes_stale_parts() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            days: 1,
+            files_per_day: 24,
+            events_per_file: 200,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let dest = work.path().join("out");
+    let day = date("2026-01-04");
+    // Tiny files: several parts.
+    let mut opts = ConvertOptions::days(day, day);
+    opts.parquet.target_file_bytes = 64 * 1024;
+    opts.parquet.row_group_rows = 1000;
+    let first = convert(&src, &dest, &opts);
+    assert!(first.days[0].files > 2, "{:?}", first.days);
+    let other = dest.join(format!(
+        "account={A}/region=us-east-1/year=2026/month=01/day=03"
+    ));
+    let before_other = snapshot(&other);
+
+    // Default sizes: one part, and the earlier run's extra parts are gone.
+    let second = convert(&src, &dest, &ConvertOptions::days(day, day));
+    assert_eq!(second.days[0].files, 1);
+    let files = parquet_files(&dest.join(format!(
+        "account={A}/region=us-east-1/year=2026/month=01/day=04"
+    )));
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        read_output(&dest).iter().filter(|r| r.date == day).count() as u64,
+        second.events_written
+    );
+    // Other days untouched.
+    assert_eq!(before_other, snapshot(&other));
+}
+
+#[test]
+fn a_bad_file_fails_its_days_unless_skipped() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let d = date("2026-05-01");
+    write_delivery(
+        &src,
+        A,
+        "us-east-1",
+        d,
+        "good",
+        &[ev("g1", "2026-05-01T10:00:00Z")],
+    );
+    write_delivery(
+        &src,
+        A,
+        "us-east-1",
+        date("2026-04-30"),
+        "prev",
+        &[ev("p1", "2026-04-30T10:00:00Z")],
+    );
+    let bad_dir = date_dir(&src, A, "us-east-1", d);
+    std::fs::write(
+        bad_dir.join(format!(
+            "{A}_CloudTrail_us-east-1_20260501T1000Z_trunc.json.gz"
+        )),
+        &gzip(b"{\"Records\":[{}]}")[..20],
+    )
+    .unwrap();
+    let dest = work.path().join("out");
+
+    // Earlier output of the day stays as it was when the day fails.
+    let mut skip = ConvertOptions::days(date("2026-04-30"), d);
+    skip.skip_bad_files = true;
+    let skipped = convert(&src, &dest, &skip);
+    assert_eq!(skipped.bad_files.len(), 1);
+    assert!(skipped.bad_files[0].file.ends_with("_trunc.json.gz"));
+    assert!(
+        skipped.bad_files[0].error.contains("gzip"),
+        "{:?}",
+        skipped.bad_files
+    );
+    assert_eq!(skipped.events_written, 2);
+    let before = snapshot(&dest);
+
+    let failed = convert(&src, &dest, &ConvertOptions::days(date("2026-04-30"), d));
+    assert!(!failed.succeeded());
+    // The bad file is in folder 05-01, which days 04-30 and 05-01 both read.
+    let failed_days: Vec<_> = failed.failed_days.iter().map(|f| f.date.as_str()).collect();
+    assert_eq!(failed_days, ["2026-04-30", "2026-05-01"]);
+    assert!(failed.failed_days[0].reason.contains("_trunc.json.gz"));
+    assert!(failed.accounted_for());
+    assert_eq!(
+        snapshot(&dest),
+        before,
+        "failed days leave earlier output as it was"
+    );
+}
+
+#[test]
+fn organization_and_account_trails_merge_and_other_folders_are_not_events() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let d = date("2026-06-01");
+    write_delivery(
+        &src,
+        A,
+        "us-east-1",
+        d,
+        "own",
+        &[
+            ev("own1", "2026-06-01T01:00:00Z"),
+            ev("both", "2026-06-01T02:00:00Z"),
+        ],
+    );
+    // The same account through an organization trail, with one event both trails logged.
+    let org = src
+        .join("AWSLogs/o-abcdef1234")
+        .join(A)
+        .join("CloudTrail/us-east-1/2026/06/01");
+    std::fs::create_dir_all(&org).unwrap();
+    let body = serde_json::to_vec(&json!({"Records": [ev("org1", "2026-06-01T03:00:00Z"), ev("both", "2026-06-01T02:00:00Z")]})).unwrap();
+    std::fs::write(
+        org.join(format!(
+            "{A}_CloudTrail_us-east-1_20260601T0300Z_org.json.gz"
+        )),
+        gzip(&body),
+    )
+    .unwrap();
+    // Sibling folders and stray objects that must not be read as events.
+    for sibling in [
+        "CloudTrail-Digest",
+        "CloudTrail-Insight",
+        "CloudTrail-Aggregated",
+    ] {
+        let dir = src
+            .join("AWSLogs")
+            .join(A)
+            .join(sibling)
+            .join("us-east-1/2026/06/01");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.json.gz"), gzip(&body)).unwrap();
+    }
+    std::fs::write(date_dir(&src, A, "us-east-1", d).join("_SUCCESS"), b"").unwrap();
+    std::fs::create_dir_all(src.join("AWSLogs").join(A).join("Config/us-east-1")).unwrap();
+    // Another region and account, for the allow-lists.
+    write_delivery(
+        &src,
+        A,
+        "eu-central-1",
+        d,
+        "eu",
+        &[ev("eu1", "2026-06-01T01:00:00Z")],
+    );
+    write_delivery(
+        &src,
+        "999988887777",
+        "us-east-1",
+        d,
+        "x",
+        &[ev("x1", "2026-06-01T01:00:00Z")],
+    );
+
+    let dest = work.path().join("out");
+    let mut opts = ConvertOptions::days(d, d);
+    opts.accounts = Some(vec![A.into()]);
+    opts.regions = Some(vec!["us-east-1".into()]);
+    let summary = convert(&src, &dest, &opts);
+    assert_eq!(summary.ignored_objects, 1);
+    assert_eq!(summary.duplicates_dropped, 1);
+    assert_eq!(summary.days.len(), 1);
+    let rows = read_output(&dest);
+    assert_eq!(names_by_day(&rows)[&d], ["own1", "both", "org1"]);
+    assert!(
+        rows.iter()
+            .all(|r| r.account == A && r.region == "us-east-1")
+    );
+}
+
+#[test]
+fn events_without_a_usable_time_are_kept_in_their_delivery_day() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let d = date("2026-07-04");
+    let records = [
+        json!({"eventID": "n1", "eventTime": "redacted", "eventName": "X"}),
+        json!({"eventID": "n2", "eventName": "Y"}),
+        json!({"eventID": "n3", "eventTime": "2026-07-04 08:00:00", "eventName": "Z"}),
+    ];
+    write_delivery(&src, A, "us-east-1", d, "odd", &records);
+    let dest = work.path().join("out");
+    let summary = convert(&src, &dest, &ConvertOptions::days(d, d));
+    assert_eq!(summary.undated_events, 2);
+    let rows = read_output(&dest);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(records.contains(&r.record), "{}", r.record);
+    }
+}
