@@ -1,0 +1,168 @@
+//! The Parquet itself: logical types, sort order metadata, statistics and bloom filters that
+//! answer correctly, options honoured.
+
+mod common;
+
+use std::fs::File;
+
+use common::*;
+use ctparquet::ConvertOptions;
+use ctparquet::sink::Codec;
+use ctparquet_gen::{GenOptions, generate};
+use parquet::basic::{Compression, LogicalType};
+use parquet::file::properties::ReaderProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::serialized_reader::ReadOptionsBuilder;
+
+fn converted(
+    opts: impl FnOnce(&mut ConvertOptions),
+) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            days: 1,
+            files_per_day: 48,
+            events_per_file: 50,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let day = date("2026-01-04");
+    let mut o = ConvertOptions::days(day, day);
+    opts(&mut o);
+    convert(&src, &work.path().join("out"), &o);
+    let files = parquet_files(&work.path().join("out"));
+    (work, files)
+}
+
+fn reader(path: &std::path::Path) -> SerializedFileReader<File> {
+    let opts = ReadOptionsBuilder::new()
+        .with_reader_properties(
+            ReaderProperties::builder()
+                .set_read_bloom_filter(true)
+                .build(),
+        )
+        .with_page_index()
+        .build();
+    SerializedFileReader::new_with_options(File::open(path).unwrap(), opts).unwrap()
+}
+
+#[test]
+fn defaults_write_json_types_sort_order_page_index_and_working_bloom_filters() {
+    let (_work, files) = converted(|_| {});
+    assert_eq!(files.len(), 1);
+    let r = reader(&files[0]);
+    let meta = r.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let leaf = |path: &str| {
+        (0..schema.num_columns())
+            .find(|&i| schema.column(i).path().string() == path)
+            .unwrap()
+    };
+    // JSON logical type on free-form objects; timestamps in milliseconds, UTC.
+    assert_eq!(
+        schema.column(leaf("requestParameters")).logical_type_ref(),
+        Some(&LogicalType::Json)
+    );
+    match schema.column(leaf("eventTime")).logical_type_ref() {
+        Some(LogicalType::Timestamp(t)) => {
+            assert!(t.is_adjusted_to_u_t_c);
+            assert!(matches!(t.unit, parquet::basic::TimeUnit::MILLIS));
+        }
+        other => panic!("eventTime is {other:?}"),
+    }
+    let rg = meta.row_group(0);
+    let sorting = rg.sorting_columns().unwrap();
+    assert_eq!(
+        schema
+            .column(sorting[0].column_idx as usize)
+            .path()
+            .string(),
+        "eventTime"
+    );
+    assert_eq!(
+        schema
+            .column(sorting[1].column_idx as usize)
+            .path()
+            .string(),
+        "eventID"
+    );
+    assert!(matches!(rg.column(0).compression(), Compression::ZSTD(_)));
+    // The page index: a column index (page statistics) and an offset index for every column.
+    assert!(
+        rg.columns()
+            .iter()
+            .all(|c| c.column_index_range().is_some() && c.offset_index_range().is_some())
+    );
+    let kv = meta.file_metadata().key_value_metadata().unwrap();
+    assert!(kv.iter().any(|k| k.key == "ctparquet.version"));
+
+    // Bloom filters: every present value passes, absent ones are (almost always) excluded.
+    let rows = read_output(_work.path().join("out").as_path());
+    let group = r.get_row_group(0).unwrap();
+    for (column, json_path) in [
+        ("eventName", vec!["eventName"]),
+        ("eventSource", vec!["eventSource"]),
+        ("eventID", vec!["eventID"]),
+        ("sourceIPAddress", vec!["sourceIPAddress"]),
+        ("userIdentity.arn", vec!["userIdentity", "arn"]),
+        (
+            "userIdentity.accessKeyId",
+            vec!["userIdentity", "accessKeyId"],
+        ),
+    ] {
+        let bloom = group
+            .get_column_bloom_filter(leaf(column))
+            .unwrap_or_else(|| panic!("{column} has no bloom filter"));
+        for row in &rows {
+            let value = json_path.iter().try_fold(&row.record, |v, k| v.get(k));
+            if let Some(s) = value.and_then(|v| v.as_str()) {
+                assert!(bloom.check(&s), "{column} bloom filter misses {s}");
+            }
+        }
+        let absent = (0..200)
+            .filter(|i| bloom.check(&format!("absent-value-{i}").as_str()))
+            .count();
+        assert!(absent <= 10, "{column}: {absent} of 200 absent values pass");
+    }
+}
+
+#[test]
+fn options_are_honoured() {
+    let (_work, files) = converted(|o| {
+        o.parquet.compression = Codec::Snappy;
+        o.parquet.row_group_rows = 500;
+        o.parquet.bloom_filter_columns = vec![];
+        o.parquet.statistics = ctparquet::sink::Statistics::Chunk;
+    });
+    let r = reader(&files[0]);
+    let meta = r.metadata();
+    assert!(meta.num_row_groups() > 1);
+    assert!(meta.row_groups().iter().all(|rg| rg.num_rows() <= 500));
+    assert_eq!(
+        meta.row_group(0).column(0).compression(),
+        Compression::SNAPPY
+    );
+    let group = r.get_row_group(0).unwrap();
+    assert!(
+        (0..meta.row_group(0).num_columns()).all(|i| group.get_column_bloom_filter(i).is_none())
+    );
+    // Row groups are time-ordered, so their eventTime statistics do not overlap.
+    let schema = meta.file_metadata().schema_descr();
+    let t = (0..schema.num_columns())
+        .find(|&i| schema.column(i).path().string() == "eventTime")
+        .unwrap();
+    let ranges: Vec<(i64, i64)> = meta
+        .row_groups()
+        .iter()
+        .map(|rg| match rg.column(t).statistics().unwrap() {
+            parquet::file::statistics::Statistics::Int64(s) => {
+                (*s.min_opt().unwrap(), *s.max_opt().unwrap())
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "{ranges:?}");
+}
