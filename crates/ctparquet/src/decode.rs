@@ -32,6 +32,8 @@ use crate::time::{ParsedTime, parse_event_time};
 pub enum FileError {
     #[error("empty file")]
     Empty,
+    #[error("neither gzip nor JSON (starts with {0:?})")]
+    NotGzipOrJson(String),
     #[error("gzip data is corrupt or truncated: {0}")]
     Gzip(String),
     #[error("decompressed size exceeds the limit of {0} bytes")]
@@ -51,6 +53,11 @@ pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
         return Err(FileError::Empty);
     }
     if !bytes.starts_with(&[0x1f, 0x8b]) {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if !matches!(first, Some(b'{' | b'[')) {
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).into_owned();
+            return Err(FileError::NotGzipOrJson(head));
+        }
         if bytes.len() as u64 > limit {
             return Err(FileError::TooLarge(limit));
         }
