@@ -14,8 +14,8 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path as FsPath;
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, UInt64Array};
-use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
+use arrow::compute::interleave_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -93,13 +93,6 @@ impl SortKeys {
         ];
         self.converter.convert_columns(&cols)
     }
-
-    fn sort(&self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-        let rows = self.rows(batch)?;
-        let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-        order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-        take_record_batch(batch, &UInt32Array::from(order))
-    }
 }
 
 /// The rows of one day gathered so far.
@@ -136,14 +129,31 @@ impl DayBuffer {
         self.runs.len()
     }
 
-    fn sorted_in_memory(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+    /// Sort the rows held in memory. The batches are not copied into one: the sort orders
+    /// (batch, row) pairs, and the run gathers its output chunk by chunk, so sorting needs about
+    /// the memory of the rows plus one chunk, not twice the rows.
+    fn sorted_in_memory(&mut self) -> Result<Option<InMemoryRun>, ArrowError> {
         if self.batches.is_empty() {
             return Ok(None);
         }
-        let all = concat_batches(&internal_schema(), &self.batches)?;
-        self.batches.clear();
+        let batches = std::mem::take(&mut self.batches);
         self.memory = 0;
-        Ok(Some(SortKeys::new().sort(&all)?))
+        let keys = SortKeys::new();
+        let rows = batches
+            .iter()
+            .map(|b| keys.rows(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut order: Vec<(usize, usize)> = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| (0..b.num_rows()).map(move |r| (i, r)))
+            .collect();
+        order.sort_unstable_by(|a, b| rows[a.0].row(a.1).cmp(&rows[b.0].row(b.1)));
+        Ok(Some(InMemoryRun {
+            batches,
+            order,
+            pos: 0,
+        }))
     }
 
     /// Sort what is in memory and write it to a run file in `dir`.
@@ -156,11 +166,8 @@ impl DayBuffer {
             .suffix(".arrow")
             .tempfile_in(dir)?;
         let mut writer = FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema())?;
-        let mut offset = 0;
-        while offset < sorted.num_rows() {
-            let len = SPILL_BATCH_ROWS.min(sorted.num_rows() - offset);
-            writer.write(&sorted.slice(offset, len))?;
-            offset += len;
+        for chunk in sorted {
+            writer.write(&chunk?)?;
         }
         writer.finish()?;
         self.runs.push(file);
@@ -180,9 +187,7 @@ impl DayBuffer {
             cursors.extend(Cursor::new(batches, Some(run), &keys)?);
         }
         if let Some(sorted) = self.sorted_in_memory()? {
-            let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> =
-                Box::new(std::iter::once(Ok(sorted)));
-            cursors.extend(Cursor::new(batches, None, &keys)?);
+            cursors.extend(Cursor::new(Box::new(sorted), None, &keys)?);
         }
         Ok(SortedDay {
             keys,
@@ -192,6 +197,33 @@ impl DayBuffer {
             duplicates: 0,
             done: false,
         })
+    }
+}
+
+/// Rows held in memory, in sorted order, gathered a chunk at a time.
+struct InMemoryRun {
+    batches: Vec<RecordBatch>,
+    order: Vec<(usize, usize)>,
+    pos: usize,
+}
+
+impl Iterator for InMemoryRun {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.order.len() {
+            return None;
+        }
+        let end = (self.pos + SPILL_BATCH_ROWS).min(self.order.len());
+        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+        let chunk = interleave_record_batch(&refs, &self.order[self.pos..end]);
+        self.pos = end;
+        if self.pos == self.order.len() {
+            // Free the rows as soon as the last chunk is out.
+            self.batches.clear();
+            self.order = Vec::new();
+        }
+        Some(chunk)
     }
 }
 

@@ -188,12 +188,17 @@ impl fmt::Display for Summary {
         if !self.outside_range.is_empty() {
             writeln!(
                 f,
-                "\nevents whose day was not converted in this run (convert those days to place them):"
+                "\nevents not written by this run (convert those days to place them):"
             )?;
             for d in &self.outside_range {
+                let why = match d.reason {
+                    OutsideReason::DayNotRequested => "day not in the range",
+                    OutsideReason::BeyondLateness => "delivered after --lateness-days",
+                    OutsideReason::DeliveredBeforeEventTime => "in a folder dated before the event",
+                };
                 writeln!(
                     f,
-                    "  {} {:<15} {}  {:>10} events",
+                    "  {} {:<15} {}  {:>10} events  ({why})",
                     d.account, d.region, d.date, d.events
                 )?;
             }
