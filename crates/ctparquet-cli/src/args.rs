@@ -4,6 +4,7 @@ use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use ctparquet::sink::{Codec, Statistics};
+use ctparquet::store::S3Options;
 use ctparquet::{ConvertOptions, ParquetOptions};
 use ctparquet_gen::GenOptions;
 
@@ -69,6 +70,59 @@ fn clean_list(items: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// How to reach S3 (for `s3://` SOURCE or DEST). Otherwise credentials, region and endpoint come
+/// from the standard AWS environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+/// AWS_SESSION_TOKEN, web identity, container and instance credentials, AWS_REGION,
+/// AWS_ENDPOINT_URL. Named profiles in ~/.aws/config are not read.
+#[derive(Args, Debug)]
+pub struct S3Args {
+    /// S3-compatible endpoint URL (e.g. http://127.0.0.1:9000).
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long)]
+    pub s3_region: Option<String>,
+    /// Allow plain-HTTP endpoints.
+    #[arg(long)]
+    pub s3_allow_http: bool,
+    /// Retries of a failed S3 request (with exponential backoff and jitter).
+    #[arg(long, default_value_t = S3Options::default().max_retries)]
+    pub s3_max_retries: usize,
+    /// Give up retrying a request this many seconds after its first attempt.
+    #[arg(long, default_value_t = S3Options::default().retry_timeout.as_secs())]
+    pub s3_retry_timeout_secs: u64,
+    /// Timeout of one S3 request, in seconds.
+    #[arg(long, default_value_t = S3Options::default().request_timeout.as_secs())]
+    pub s3_request_timeout_secs: u64,
+    /// Encrypt written objects with this KMS key (SSE-KMS).
+    #[arg(long)]
+    pub sse_kms_key_id: Option<String>,
+    /// Written objects: grant the bucket owner full control (cross-account destinations).
+    #[arg(long)]
+    pub bucket_owner_full_control: bool,
+    /// Fail unless buckets belong to this account id.
+    #[arg(long)]
+    pub expected_bucket_owner: Option<String>,
+}
+
+impl S3Args {
+    pub fn to_options(&self) -> S3Options {
+        let d = S3Options::default();
+        S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            allow_http: self.s3_allow_http,
+            max_retries: self.s3_max_retries,
+            retry_timeout: std::time::Duration::from_secs(self.s3_retry_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(self.s3_request_timeout_secs),
+            sse_kms_key_id: self.sse_kms_key_id.clone(),
+            bucket_owner_full_control: self.bucket_owner_full_control,
+            expected_bucket_owner: self.expected_bucket_owner.clone(),
+            ..d
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// Folder (or bucket prefix) that holds AWSLogs/.
@@ -96,8 +150,8 @@ pub struct ConvertArgs {
     /// Report bad files and go on, instead of leaving the days they may hold events of unwritten.
     #[arg(long)]
     pub skip_bad_files: bool,
-    /// Delivery files read at once.
-    #[arg(long, default_value_t = 16)]
+    /// Delivery files read at once (reads overlap so per-request latency is hidden).
+    #[arg(long, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
     pub concurrency: usize,
     /// Memory for rows in flight; beyond it, sorted runs spill to the work folder.
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
@@ -135,6 +189,8 @@ pub struct ConvertArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 impl ConvertArgs {
@@ -184,6 +240,8 @@ pub struct InspectArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Args, Debug)]

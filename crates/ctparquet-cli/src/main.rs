@@ -49,8 +49,9 @@ fn main() -> ExitCode {
 async fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let json = args.json;
     let opts = args.to_options()?;
-    let source = Location::parse(&args.source, false).context("opening SOURCE")?;
-    let dest = Location::parse(&args.dest, true).context("opening DEST")?;
+    let s3 = args.s3.to_options();
+    let source = Location::parse(&args.source, false, &s3).context("opening SOURCE")?;
+    let dest = Location::parse(&args.dest, true, &s3).context("opening DEST")?;
     let show = !json && !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show);
     let summary = ctparquet::convert(&source, &dest, &opts, &progress).await?;
@@ -74,7 +75,7 @@ async fn convert(args: ConvertArgs) -> Result<ExitCode> {
 }
 
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let dest = Location::parse(&args.dest, false).context("opening DEST")?;
+    let dest = Location::parse(&args.dest, false, &args.s3.to_options()).context("opening DEST")?;
     let inventory = ctparquet::inspect::inspect(&dest).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inventory)?);

@@ -63,7 +63,7 @@ impl ConvertOptions {
             accounts: None,
             regions: None,
             skip_bad_files: false,
-            concurrency: 16,
+            concurrency: 64,
             memory_budget_bytes: 256 * 1024 * 1024,
             max_file_bytes: 512 * 1024 * 1024,
             work_dir: None,

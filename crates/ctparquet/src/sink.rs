@@ -10,8 +10,8 @@ use std::fs::File;
 use std::path::{Path as FsPath, PathBuf};
 
 use arrow::array::RecordBatch;
+use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, WriteMultipart};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -340,50 +340,44 @@ pub async fn publish(
 }
 
 async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
-    let what = || format!("writing {}", dest.describe(key));
+    let store_err = |source| SinkError::Store {
+        what: format!("writing {}", dest.describe(key)),
+        source,
+    };
     let mut reader = tokio::fs::File::open(file).await?;
     let len = reader.metadata().await?.len();
     if len as usize <= UPLOAD_CHUNK {
+        // One PUT: atomic on every backend.
         let mut buf = Vec::with_capacity(len as usize);
         reader.read_to_end(&mut buf).await?;
-        dest.store
-            .put(key, buf.into())
-            .await
-            .map_err(|source| SinkError::Store {
-                what: what(),
-                source,
-            })?;
+        dest.store.put(key, buf.into()).await.map_err(store_err)?;
         return Ok(());
     }
-    let upload = dest
-        .store
-        .put_multipart(key)
-        .await
-        .map_err(|source| SinkError::Store {
-            what: what(),
-            source,
-        })?;
-    let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_CHUNK);
-    let mut buf = vec![0u8; UPLOAD_CHUNK];
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            break;
+    // Multipart: the object appears only when the upload completes; on failure the upload is
+    // aborted so no parts are left behind (and billed).
+    let mut upload = dest.store.put_multipart(key).await.map_err(store_err)?;
+    let result: Result<(), SinkError> = async {
+        loop {
+            let mut buf = Vec::with_capacity(UPLOAD_CHUNK);
+            (&mut reader)
+                .take(UPLOAD_CHUNK as u64)
+                .read_to_end(&mut buf)
+                .await?;
+            if buf.is_empty() {
+                break;
+            }
+            upload.put_part(buf.into()).await.map_err(store_err)?;
         }
-        writer
-            .wait_for_capacity(4)
-            .await
-            .map_err(|source| SinkError::Store {
-                what: what(),
-                source,
-            })?;
-        writer.write(&buf[..n]);
+        upload.complete().await.map_err(store_err)?;
+        Ok(())
     }
-    writer.finish().await.map_err(|source| SinkError::Store {
-        what: what(),
-        source,
-    })?;
-    Ok(())
+    .await;
+    if result.is_err() {
+        if let Err(e) = upload.abort().await {
+            tracing::warn!(key = %dest.describe(key), error = %e, "could not abort a failed multipart upload");
+        }
+    }
+    result
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 
 /// A store and the prefix in it that a command works under.
 #[derive(Clone)]
@@ -24,13 +26,62 @@ impl fmt::Debug for Location {
     }
 }
 
+/// How S3 locations are reached. Credentials come from the standard AWS chain (environment,
+/// web identity, ECS container credentials, EC2 instance metadata); so do region and endpoint
+/// unless given here (`AWS_REGION`, `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Options {
+    /// An S3-compatible endpoint, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Allow `http://` endpoints.
+    pub allow_http: bool,
+    /// Retries of a failed request (500, 503 SlowDown, connection reset, timeout), with
+    /// exponential backoff and jitter.
+    pub max_retries: usize,
+    /// No retry starts later than this after the first attempt.
+    pub retry_timeout: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Per request.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Writes: encrypt with this KMS key (SSE-KMS).
+    pub sse_kms_key_id: Option<String>,
+    /// Writes: grant the bucket owner full control (for cross-account destinations).
+    pub bucket_owner_full_control: bool,
+    /// Every request: fail unless the bucket belongs to this account.
+    pub expected_bucket_owner: Option<String>,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            endpoint: None,
+            region: None,
+            allow_http: false,
+            max_retries: 10,
+            retry_timeout: Duration::from_secs(180),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            sse_kms_key_id: None,
+            bucket_owner_full_control: false,
+            expected_bucket_owner: None,
+        }
+    }
+}
+
 /// Why a location could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum LocationError {
-    #[error(
-        "{0}: URL schemes other than local paths are not supported by this build (try a local folder)"
-    )]
+    #[error("{0}: only local paths and s3:// URLs are supported")]
     UnsupportedScheme(String),
+    #[error("{0}: an S3 URL needs a bucket (s3://BUCKET/PREFIX)")]
+    NoBucket(String),
+    #[error("{0}: invalid S3 option: {1}")]
+    S3Option(String, String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -84,15 +135,72 @@ impl Location {
         }
     }
 
-    /// Open what the user named: a local folder path, or a URL of a supported scheme.
-    pub fn parse(text: &str, create: bool) -> Result<Location, LocationError> {
+    /// Open what the user named: a local folder path (made when `create`), `file://PATH` or
+    /// `s3://BUCKET/PREFIX`.
+    pub fn parse(text: &str, create: bool, s3: &S3Options) -> Result<Location, LocationError> {
         match text.split_once("://") {
-            Some((scheme, _)) if scheme != "file" => {
-                Err(LocationError::UnsupportedScheme(text.to_string()))
-            }
-            Some((_, path)) => Location::local(path, create),
+            Some(("s3", rest)) => Location::s3(text, rest, s3),
+            Some(("file", path)) => Location::local(path, create),
+            Some(_) => Err(LocationError::UnsupportedScheme(text.to_string())),
             None => Location::local(text, create),
         }
+    }
+
+    fn s3(text: &str, rest: &str, opts: &S3Options) -> Result<Location, LocationError> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(LocationError::NoBucket(text.to_string()));
+        }
+        let bad = |e: String| LocationError::S3Option(text.to_string(), e);
+        let mut headers = http::HeaderMap::new();
+        if opts.bucket_owner_full_control {
+            headers.insert(
+                "x-amz-acl",
+                http::HeaderValue::from_static("bucket-owner-full-control"),
+            );
+        }
+        if let Some(owner) = &opts.expected_bucket_owner {
+            let value = http::HeaderValue::from_str(owner).map_err(|e| bad(e.to_string()))?;
+            headers.insert("x-amz-expected-bucket-owner", value);
+        }
+        // These client options replace the ones `from_env` read, so keep its AWS_ALLOW_HTTP.
+        let allow_http = opts.allow_http
+            || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let client = ClientOptions::new()
+            .with_timeout(opts.request_timeout)
+            .with_connect_timeout(opts.connect_timeout)
+            .with_allow_http(allow_http)
+            .with_default_headers(headers);
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_client_options(client)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: opts.initial_backoff,
+                    max_backoff: opts.max_backoff,
+                    base: 2.0,
+                },
+                max_retries: opts.max_retries,
+                retry_timeout: opts.retry_timeout,
+            });
+        if allow_http {
+            builder = builder.with_allow_http(true);
+        }
+        if let Some(endpoint) = &opts.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &opts.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = &opts.sse_kms_key_id {
+            builder = builder.with_sse_kms_encryption(key);
+        }
+        let store = builder.build().map_err(|e| bad(e.to_string()))?;
+        Ok(Location {
+            store: Arc::new(store),
+            prefix: Path::from(prefix.trim_matches('/')),
+            display: text.trim_end_matches('/').to_string(),
+        })
     }
 
     /// The same store with a prefix below this one.
