@@ -372,10 +372,10 @@ async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkEr
         Ok(())
     }
     .await;
-    if result.is_err() {
-        if let Err(e) = upload.abort().await {
-            tracing::warn!(key = %dest.describe(key), error = %e, "could not abort a failed multipart upload");
-        }
+    if result.is_err()
+        && let Err(e) = upload.abort().await
+    {
+        tracing::warn!(key = %dest.describe(key), error = %e, "could not abort a failed multipart upload");
     }
     result
 }
