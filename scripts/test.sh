@@ -8,6 +8,10 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+if [ ! -x .venv-duckdb-s3/bin/python ]; then
+  python3 -m venv .venv-duckdb-s3
+fi
+.venv-duckdb-s3/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-duckdb-s3.txt
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
