@@ -153,6 +153,9 @@ pub struct ConvertArgs {
     /// Delivery files read at once (reads overlap so per-request latency is hidden).
     #[arg(long, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
     pub concurrency: usize,
+    /// Compressed bytes of delivery files read ahead at most.
+    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+    pub read_ahead: u64,
     /// Memory for rows in flight; beyond it, sorted runs spill to the work folder.
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub memory_budget: u64,
@@ -210,6 +213,7 @@ impl ConvertArgs {
         opts.regions = self.regions.as_deref().map(clean_list);
         opts.skip_bad_files = self.skip_bad_files;
         opts.concurrency = self.concurrency.max(1);
+        opts.read_ahead_bytes = self.read_ahead;
         opts.memory_budget_bytes = self.memory_budget as usize;
         opts.max_file_bytes = self.max_file_size;
         opts.work_dir = self.work_dir.clone();

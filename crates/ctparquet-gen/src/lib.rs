@@ -373,14 +373,18 @@ pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
                 }
                 slot += interval;
             }
-            // Files are named by delivery minute; group what is delivered together.
-            let mut files: BTreeMap<DateTime<Utc>, Vec<Value>> = BTreeMap::new();
+            // One file per delivery slot: what is delivered in the same slot goes together, and
+            // the file is stamped with the slot's delivery time.
+            let slot_secs = interval.num_seconds().max(1);
+            let mut files: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
             for p in pending {
-                let at = p.deliver_at;
-                let minute = at - Duration::seconds(at.timestamp().rem_euclid(300));
-                files.entry(minute).or_default().push(p.record);
+                let slot = (p.deliver_at - start - Duration::minutes(5))
+                    .num_seconds()
+                    .div_euclid(slot_secs);
+                files.entry(slot).or_default().push(p.record);
             }
-            for (at, mut records) in files {
+            for (slot, mut records) in files {
+                let at = start + Duration::seconds(slot * slot_secs) + Duration::minutes(5);
                 // CloudTrail writes records in no particular order.
                 for i in (1..records.len()).rev() {
                     records.swap(i, rng.random_range(0..=i));

@@ -44,6 +44,9 @@ pub struct ConvertOptions {
     pub skip_bad_files: bool,
     /// Files read at once (reads overlap; decoding uses at most one thread per core).
     pub concurrency: usize,
+    /// Compressed bytes of files read ahead of the one being routed, at most (bounds the memory
+    /// of reads in flight whatever the file sizes).
+    pub read_ahead_bytes: u64,
     /// Bytes of rows held in memory before the largest open day is spilled to disk.
     pub memory_budget_bytes: usize,
     /// A delivery file inflating past this is reported bad rather than read.
@@ -63,7 +66,8 @@ impl ConvertOptions {
             accounts: None,
             regions: None,
             skip_bad_files: false,
-            concurrency: 64,
+            concurrency: 256,
+            read_ahead_bytes: 32 * 1024 * 1024,
             memory_budget_bytes: 256 * 1024 * 1024,
             max_file_bytes: 512 * 1024 * 1024,
             work_dir: None,
@@ -113,7 +117,23 @@ struct Run<'a> {
     work: tempfile::TempDir,
     progress: &'a dyn Progress,
     cpu: Arc<Semaphore>,
+    /// Compressed bytes of files read ahead and not yet routed, in KiB.
+    read_ahead: Arc<Semaphore>,
     summary: Summary,
+}
+
+/// The unit of the read-ahead semaphore.
+const READ_AHEAD_UNIT: u64 = 1024;
+
+/// Permits of a read-ahead budget in bytes.
+fn read_ahead_permits(bytes: u64) -> u32 {
+    (bytes / READ_AHEAD_UNIT).clamp(1, u64::from(u32::MAX >> 4)) as u32
+}
+
+/// How much of the read-ahead budget a file takes (at least one unit, at most all of it, so a
+/// file larger than the budget is read alone).
+fn read_ahead_weight(size: u64, total: u32) -> u32 {
+    (size / READ_AHEAD_UNIT).clamp(1, u64::from(total)) as u32
 }
 
 /// Convert the days `opts.from ..= opts.to` of every trail under `source` into `dest`.
@@ -152,6 +172,9 @@ pub async fn convert(
         work,
         progress,
         cpu: Arc::new(Semaphore::new(cores)),
+        read_ahead: Arc::new(Semaphore::new(
+            read_ahead_permits(opts.read_ahead_bytes) as usize
+        )),
         summary: Summary::default(),
     };
 
@@ -222,25 +245,35 @@ impl Run<'_> {
         for (folder_date, files) in folders {
             let source = self.source.clone();
             let cpu = self.cpu.clone();
+            let read_ahead = self.read_ahead.clone();
+            let read_ahead_total = read_ahead_permits(opts.read_ahead_bytes);
             let max_bytes = opts.max_file_bytes;
             let mut decoded = futures::stream::iter(files)
                 .map(move |meta| {
                     let source = source.clone();
                     let cpu = cpu.clone();
+                    let read_ahead = read_ahead.clone();
                     async move {
+                        // Files are started in order and the semaphore is fair, so the oldest
+                        // file always gets its share first: no deadlock with `buffered`.
+                        let read_permit = read_ahead
+                            .acquire_many_owned(read_ahead_weight(meta.size, read_ahead_total))
+                            .await
+                            .expect("semaphore open");
                         let bytes = source::read(&source, &meta.location).await?;
                         let size = bytes.len() as u64;
-                        let _permit = cpu.acquire_owned().await.expect("semaphore open");
+                        let _cpu = cpu.acquire_owned().await.expect("semaphore open");
                         let result =
                             tokio::task::spawn_blocking(move || decode_file(&bytes, max_bytes))
                                 .await
                                 .map_err(|e| ConvertError::Task(e.to_string()))?;
-                        Ok::<_, ConvertError>((meta, size, result))
+                        Ok::<_, ConvertError>((meta, size, result, read_permit))
                     }
                 })
                 .buffered(opts.concurrency.max(1));
             while let Some(item) = decoded.next().await {
-                let (meta, size, result) = item?;
+                // The read-ahead permit is released once the file's rows are routed.
+                let (meta, size, result, _read_permit) = item?;
                 self.summary.source_files_read += 1;
                 self.summary.source_bytes_read += size;
                 self.progress.file_done(size);
