@@ -46,6 +46,7 @@ def main():
     ap.add_argument("--events-per-file", type=int, default=5)
     ap.add_argument("--latency-ms", type=int, default=15)
     ap.add_argument("--skip-sequential", action="store_true")
+    ap.add_argument("--extra", default="", help="more convert options for the default run, e.g. '--concurrency 512'")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ctparquet-s3bench-"))
@@ -72,7 +73,8 @@ def main():
         endpoint = f"http://127.0.0.1:{proxy_port}"
 
         rows = []
-        modes = [("sequential (--concurrency 1)", ["--concurrency", "1"]), ("ctparquet default", [])]
+        modes = [("sequential (--concurrency 1)", ["--concurrency", "1"]),
+                 ("ctparquet default" + (f" {args.extra}" if args.extra else ""), args.extra.split())]
         if args.skip_sequential:
             modes = modes[1:]
         for i, (name, extra) in enumerate(modes):

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
@@ -21,6 +21,7 @@ use arrow::array::{
     TimestampMillisecondBuilder,
 };
 use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
 use crate::json::{JsonType, Members, minify, raw_str};
@@ -132,6 +133,18 @@ fn raw_extra(raw: &RawValue) -> Extra<'_> {
     Extra::Raw(minify(raw.get()))
 }
 
+/// The top-level fields of the event schema that come from [`EVENT_FIELDS`] (all but `unmapped`).
+static TOP_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
+    schema::event_schema().fields().iter().take(EVENT_FIELDS.len()).cloned().collect()
+});
+
+fn struct_fields_of(field: &Field) -> Fields {
+    match field.data_type() {
+        DataType::Struct(fields) => fields.clone(),
+        other => unreachable!("{} is a struct, not {other}", field.name()),
+    }
+}
+
 /// Builds the column of one field.
 enum ColumnBuilder {
     Str(StringBuilder),
@@ -144,6 +157,8 @@ enum ColumnBuilder {
 
 struct StructColumn {
     specs: &'static [FieldSpec],
+    /// The Arrow fields, taken from the one schema (built once, shared by every builder).
+    fields: Fields,
     children: Vec<ColumnBuilder>,
     validity: NullBufferBuilder,
     /// Scratch: which children the current object set.
@@ -158,24 +173,30 @@ struct ListColumn {
 }
 
 impl ColumnBuilder {
-    fn new(kind: Kind) -> Self {
+    /// A builder sized for `rows` values: delivery files hold anything from one record to tens
+    /// of thousands, and the default capacities would dominate the cost of the small ones.
+    fn new(kind: Kind, field: &Field, rows: usize) -> Self {
         match kind {
-            Kind::Str => ColumnBuilder::Str(StringBuilder::new()),
-            Kind::Json => ColumnBuilder::Json(StringBuilder::new()),
-            Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            Kind::Str => ColumnBuilder::Str(StringBuilder::with_capacity(rows, rows * 16)),
+            Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(rows, rows * 64)),
+            Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
             Kind::Timestamp => {
-                ColumnBuilder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC"))
+                ColumnBuilder::Time(TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"))
             }
-            Kind::Struct(specs) => ColumnBuilder::Struct(StructColumn::new(specs)),
-            Kind::ListOfStruct(specs) => ColumnBuilder::List(ListColumn {
-                item_field: match schema::data_type(kind) {
-                    arrow::datatypes::DataType::List(field) => field,
-                    _ => unreachable!("a list of structs is a List"),
-                },
-                offsets: vec![0],
-                validity: NullBufferBuilder::new(0),
-                items: StructColumn::new(specs),
-            }),
+            Kind::Struct(specs) => {
+                ColumnBuilder::Struct(StructColumn::new(specs, struct_fields_of(field), rows))
+            }
+            Kind::ListOfStruct(specs) => {
+                let DataType::List(item_field) = field.data_type() else {
+                    unreachable!("a list of structs is a List")
+                };
+                ColumnBuilder::List(ListColumn {
+                    item_field: item_field.clone(),
+                    offsets: vec![0],
+                    validity: NullBufferBuilder::new(rows),
+                    items: StructColumn::new(specs, struct_fields_of(item_field), rows),
+                })
+            }
         }
     }
 
@@ -295,11 +316,16 @@ impl ColumnBuilder {
 }
 
 impl StructColumn {
-    fn new(specs: &'static [FieldSpec]) -> Self {
+    fn new(specs: &'static [FieldSpec], fields: Fields, rows: usize) -> Self {
         StructColumn {
             specs,
-            children: specs.iter().map(|s| ColumnBuilder::new(s.kind)).collect(),
-            validity: NullBufferBuilder::new(0),
+            children: specs
+                .iter()
+                .zip(fields.iter())
+                .map(|(s, f)| ColumnBuilder::new(s.kind, f, rows))
+                .collect(),
+            fields,
+            validity: NullBufferBuilder::new(rows),
             seen: vec![false; specs.len()],
         }
     }
@@ -355,7 +381,7 @@ impl StructColumn {
             .iter_mut()
             .map(ColumnBuilder::finish)
             .collect();
-        let fields = schema::struct_fields(self.specs);
+        let fields = self.fields.clone();
         let nulls = self.validity.finish();
         if fields.is_empty() {
             return StructArray::new_empty_fields(nulls.as_ref().map_or(0, |n| n.len()), nulls);
@@ -380,9 +406,14 @@ impl Default for EventBatchBuilder {
 
 impl EventBatchBuilder {
     pub fn new() -> Self {
+        Self::with_capacity(1024)
+    }
+
+    /// A builder sized for about `rows` records.
+    pub fn with_capacity(rows: usize) -> Self {
         EventBatchBuilder {
-            top: StructColumn::new(EVENT_FIELDS),
-            unmapped: StringBuilder::new(),
+            top: StructColumn::new(EVENT_FIELDS, TOP_FIELDS.clone(), rows),
+            unmapped: StringBuilder::with_capacity(rows, 0),
             scratch: String::new(),
             rows: 0,
         }
@@ -438,7 +469,7 @@ pub struct DecodedFile {
 pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<DecodedFile, FileError> {
     let json = inflate(bytes, max_inflated)?;
     let records = split_records(&json)?;
-    let mut builder = EventBatchBuilder::new();
+    let mut builder = EventBatchBuilder::with_capacity(records.len());
     let mut event_times = Vec::with_capacity(records.len());
     for (index, record) in records.iter().enumerate() {
         let time = builder
