@@ -19,7 +19,7 @@ use parquet::file::properties::WriterProperties;
 use tokio::sync::Semaphore;
 
 use crate::day::{DayBuffer, with_seq};
-use crate::decode::{DecodedFile, FileError, decode_file};
+use crate::decode::{DecodedChunk, FileError, decode_files};
 use crate::layout::{self, iso_date};
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
@@ -117,10 +117,21 @@ struct Run<'a> {
     work: tempfile::TempDir,
     progress: &'a dyn Progress,
     cpu: Arc<Semaphore>,
+    cores: usize,
     /// Compressed bytes of files read ahead and not yet routed, in KiB.
     read_ahead: Arc<Semaphore>,
     summary: Summary,
 }
+
+/// A delivery file read, holding its share of the read-ahead budget until its rows are routed.
+struct ReadFile {
+    meta: ObjectMeta,
+    bytes: bytes::Bytes,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Files decoded together at most (whatever has arrived, up to this many).
+const CHUNK_FILES: usize = 16;
 
 /// The unit of the read-ahead semaphore.
 const READ_AHEAD_UNIT: u64 = 1024;
@@ -172,6 +183,7 @@ pub async fn convert(
         work,
         progress,
         cpu: Arc::new(Semaphore::new(cores)),
+        cores,
         read_ahead: Arc::new(Semaphore::new(
             read_ahead_permits(opts.read_ahead_bytes) as usize
         )),
@@ -244,46 +256,66 @@ impl Run<'_> {
 
         for (folder_date, files) in folders {
             let source = self.source.clone();
-            let cpu = self.cpu.clone();
             let read_ahead = self.read_ahead.clone();
             let read_ahead_total = read_ahead_permits(opts.read_ahead_bytes);
             let max_bytes = opts.max_file_bytes;
-            let mut decoded = futures::stream::iter(files)
+            let cpu = self.cpu.clone();
+            let cores = self.cores;
+            // Reads overlap (`concurrency` at a time, within the read-ahead budget); the files
+            // that have arrived are decoded together, a chunk per core at a time.
+            let mut chunks = futures::stream::iter(files)
                 .map(move |meta| {
                     let source = source.clone();
-                    let cpu = cpu.clone();
                     let read_ahead = read_ahead.clone();
                     async move {
                         // Files are started in order and the semaphore is fair, so the oldest
                         // file always gets its share first: no deadlock with `buffered`.
-                        let read_permit = read_ahead
+                        let permit = read_ahead
                             .acquire_many_owned(read_ahead_weight(meta.size, read_ahead_total))
                             .await
                             .expect("semaphore open");
                         let bytes = source::read(&source, &meta.location).await?;
-                        let size = bytes.len() as u64;
-                        let _cpu = cpu.acquire_owned().await.expect("semaphore open");
-                        let result =
-                            tokio::task::spawn_blocking(move || decode_file(&bytes, max_bytes))
-                                .await
-                                .map_err(|e| ConvertError::Task(e.to_string()))?;
-                        Ok::<_, ConvertError>((meta, size, result, read_permit))
+                        Ok::<_, ConvertError>(ReadFile {
+                            meta,
+                            bytes,
+                            _permit: permit,
+                        })
                     }
                 })
-                .buffered(opts.concurrency.max(1));
-            while let Some(item) = decoded.next().await {
-                // The read-ahead permit is released once the file's rows are routed.
-                let (meta, size, result, _read_permit) = item?;
-                self.summary.source_files_read += 1;
-                self.summary.source_bytes_read += size;
-                self.progress.file_done(size);
-                match result {
-                    Ok(file) => {
-                        self.route(file, folder_date, file_seq, &mut days, &mut outside)?;
+                .buffered(opts.concurrency.max(1))
+                .ready_chunks(CHUNK_FILES)
+                .map(move |reads| {
+                    let cpu = cpu.clone();
+                    async move {
+                        let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
+                        let _core = cpu.acquire_owned().await.expect("semaphore open");
+                        tokio::task::spawn_blocking(move || {
+                            let chunk =
+                                decode_files(reads.iter().map(|r| r.bytes.as_ref()), max_bytes);
+                            (reads, chunk)
+                        })
+                        .await
+                        .map_err(|e| ConvertError::Task(e.to_string()))
                     }
-                    Err(error) => self.bad_file(&meta, error, folder_date, &mut days),
+                })
+                .buffered(cores);
+            while let Some(item) = chunks.next().await {
+                // The read-ahead permits go when `reads` is dropped, once the rows are routed.
+                let (reads, chunk) = item?;
+                for read in &reads {
+                    self.summary.source_files_read += 1;
+                    self.summary.source_bytes_read += read.bytes.len() as u64;
+                    self.progress.file_done(read.bytes.len() as u64);
                 }
-                file_seq += 1;
+                self.route(
+                    &reads,
+                    chunk,
+                    folder_date,
+                    file_seq,
+                    &mut days,
+                    &mut outside,
+                )?;
+                file_seq += reads.len() as u64;
                 self.keep_within_budget(&mut days)?;
             }
             // Day `folder_date - lateness` has now seen every folder it reads.
@@ -338,27 +370,45 @@ impl Run<'_> {
 
     fn route(
         &mut self,
-        file: DecodedFile,
+        reads: &[ReadFile],
+        chunk: DecodedChunk,
         folder_date: NaiveDate,
-        file_seq: u64,
+        first_seq: u64,
         days: &mut BTreeMap<NaiveDate, OpenDay>,
         outside: &mut BTreeMap<(NaiveDate, OutsideReason), u64>,
     ) -> Result<(), ConvertError> {
-        let DecodedFile { batch, event_times } = file;
-        self.summary.events_read += batch.num_rows() as u64;
-        let mut by_day: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
-        for (row, time) in event_times.iter().enumerate() {
-            let day = match time {
-                Some(ms) => day_of_millis(*ms),
-                None => {
-                    self.summary.undated_events += 1;
-                    folder_date
+        let DecodedChunk {
+            batch,
+            event_times,
+            files,
+        } = chunk;
+        // Rows by day, with their tie-breaking sequence (file order, then record order).
+        let mut by_day: BTreeMap<NaiveDate, (Vec<u32>, Vec<u64>)> = BTreeMap::new();
+        for (i, (read, outcome)) in reads.iter().zip(files).enumerate() {
+            let rows = match outcome {
+                Ok(rows) => rows,
+                Err(error) => {
+                    self.bad_file(&read.meta, error, folder_date, days);
+                    continue;
                 }
             };
-            by_day.entry(day).or_default().push(row as u32);
+            self.summary.events_read += rows.len() as u64;
+            let file_seq = first_seq + i as u64;
+            for (record, row) in rows.enumerate() {
+                let day = match event_times[row] {
+                    Some(ms) => day_of_millis(ms),
+                    None => {
+                        self.summary.undated_events += 1;
+                        folder_date
+                    }
+                };
+                let entry = by_day.entry(day).or_default();
+                entry.0.push(row as u32);
+                entry.1.push((file_seq << 32) | record as u64);
+            }
         }
         let lateness = Days::new(self.opts.lateness_days.into());
-        for (date, rows) in by_day {
+        for (date, (rows, seqs)) in by_day {
             // Day D is made from folders D ..= D + lateness, whatever range is being run, so a
             // day's output never depends on which other days were converted with it.
             let reason = if date > folder_date {
@@ -389,13 +439,10 @@ impl Run<'_> {
             let part = if rows.len() == batch.num_rows() {
                 batch.clone()
             } else {
-                take_record_batch(&batch, &UInt32Array::from(rows.clone())).map_err(arrow_err)?
+                take_record_batch(&batch, &UInt32Array::from(rows)).map_err(arrow_err)?
             };
-            // Ties between rows break on delivery file, then position in it.
-            let seq = UInt64Array::from_iter_values(
-                rows.iter().map(|r| (file_seq << 32) | u64::from(*r)),
-            );
-            day.buffer.push(with_seq(&part, seq).map_err(arrow_err)?);
+            day.buffer
+                .push(with_seq(&part, UInt64Array::from(seqs)).map_err(arrow_err)?);
         }
         Ok(())
     }

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::builder::NullBufferBuilder;
@@ -135,7 +136,12 @@ fn raw_extra(raw: &RawValue) -> Extra<'_> {
 
 /// The top-level fields of the event schema that come from [`EVENT_FIELDS`] (all but `unmapped`).
 static TOP_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
-    schema::event_schema().fields().iter().take(EVENT_FIELDS.len()).cloned().collect()
+    schema::event_schema()
+        .fields()
+        .iter()
+        .take(EVENT_FIELDS.len())
+        .cloned()
+        .collect()
 });
 
 fn struct_fields_of(field: &Field) -> Fields {
@@ -180,9 +186,9 @@ impl ColumnBuilder {
             Kind::Str => ColumnBuilder::Str(StringBuilder::with_capacity(rows, rows * 16)),
             Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(rows, rows * 64)),
             Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
-            Kind::Timestamp => {
-                ColumnBuilder::Time(TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"))
-            }
+            Kind::Timestamp => ColumnBuilder::Time(
+                TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
             Kind::Struct(specs) => {
                 ColumnBuilder::Struct(StructColumn::new(specs, struct_fields_of(field), rows))
             }
@@ -458,29 +464,65 @@ impl EventBatchBuilder {
     }
 }
 
-/// A decoded file: its rows and the eventTime of each (None when the record has none).
-pub struct DecodedFile {
+/// Delivery files decoded together into one batch: a file of five records then costs little
+/// more than its rows, not a batch of its own.
+pub struct DecodedChunk {
     pub batch: RecordBatch,
+    /// The eventTime of each row, in epoch milliseconds (None when it names no instant).
     pub event_times: Vec<Option<i64>>,
+    /// For each file, in order: its rows in `batch`, or why it is not a CloudTrail log file.
+    pub files: Vec<Result<Range<usize>, FileError>>,
 }
 
-/// Decode a whole delivery file. Any record that is not an object fails the file: a file is
-/// written whole or reported whole, never in part.
-pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<DecodedFile, FileError> {
-    let json = inflate(bytes, max_inflated)?;
-    let records = split_records(&json)?;
-    let mut builder = EventBatchBuilder::with_capacity(records.len());
-    let mut event_times = Vec::with_capacity(records.len());
-    for (index, record) in records.iter().enumerate() {
-        let time = builder
-            .append(record)
-            .map_err(|reason| FileError::Record { index, reason })?;
-        event_times.push(time);
+/// Decode delivery files. A file is taken whole or reported whole: every record is checked to
+/// be a JSON object before any is added, so a bad file adds no rows.
+pub fn decode_files<'a>(
+    files: impl IntoIterator<Item = &'a [u8]>,
+    max_inflated: u64,
+) -> DecodedChunk {
+    let mut builder = EventBatchBuilder::new();
+    let mut event_times = Vec::new();
+    let mut outcomes = Vec::new();
+    for bytes in files {
+        let start = builder.len();
+        let outcome = (|| {
+            let json = inflate(bytes, max_inflated)?;
+            let records = split_records(&json)?;
+            if let Some(index) = records
+                .iter()
+                .position(|r| JsonType::of(r) != JsonType::Object)
+            {
+                let kind = format!("{:?}", JsonType::of(records[index])).to_lowercase();
+                return Err(FileError::Record {
+                    index,
+                    reason: format!("not a JSON object (a {kind})"),
+                });
+            }
+            for (index, record) in records.iter().enumerate() {
+                // Cannot fail for a validated object; a failure leaves no partial row.
+                let time = builder
+                    .append(record)
+                    .map_err(|reason| FileError::Record { index, reason })?;
+                event_times.push(time);
+            }
+            Ok(start..builder.len())
+        })();
+        // Rows of a file that failed after some were added stay in the batch, outside any range.
+        event_times.resize(builder.len(), None);
+        outcomes.push(outcome);
     }
-    Ok(DecodedFile {
+    DecodedChunk {
         batch: builder.finish(),
         event_times,
-    })
+        files: outcomes,
+    }
+}
+
+/// Decode one delivery file (see [`decode_files`]).
+pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<RecordBatch, FileError> {
+    let mut chunk = decode_files([bytes], max_inflated);
+    chunk.files.pop().expect("one file in, one out")?;
+    Ok(chunk.batch)
 }
 
 #[cfg(test)]
@@ -575,9 +617,23 @@ mod tests {
         assert_eq!(
             decode_file(b"{\"Records\":[]}", 1 << 20)
                 .unwrap()
-                .batch
                 .num_rows(),
             0
         );
+    }
+
+    #[test]
+    fn a_bad_file_among_good_ones_adds_no_rows() {
+        let good = br#"{"Records":[{"eventID":"a"},{"eventID":"b"}]}"#;
+        let bad = br#"{"Records":[{"eventID":"c"},"not an object"]}"#;
+        let chunk = decode_files([&good[..], &bad[..], &good[..]], 1 << 20);
+        assert_eq!(chunk.batch.num_rows(), 4);
+        assert_eq!(chunk.event_times.len(), 4);
+        assert_eq!(chunk.files[0], Ok(0..2));
+        assert!(matches!(
+            chunk.files[1],
+            Err(FileError::Record { index: 1, .. })
+        ));
+        assert_eq!(chunk.files[2], Ok(2..4));
     }
 }
