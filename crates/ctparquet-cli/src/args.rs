@@ -31,6 +31,59 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a synthetic CloudTrail delivery tree (for trying things out, tests and benchmarks).
     Gen(GenArgs),
+    /// Print the table definition of the output for a query engine (from the one schema).
+    Ddl(DdlArgs),
+    /// Remove whole day partitions older than --keep-days (a dry run unless --apply).
+    Retention(RetentionArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DdlArgs {
+    /// athena (CREATE EXTERNAL TABLE with partition projection), duckdb (a view) or polars (a scan).
+    #[arg(value_parser = ["athena", "duckdb", "polars"])]
+    pub engine: String,
+    /// Where the output is: s3://BUCKET/PREFIX for Athena, a folder or URL for DuckDB and Polars.
+    #[arg(long)]
+    pub dest: String,
+    /// Glue database (athena).
+    #[arg(long, default_value = "cloudtrail")]
+    pub database: String,
+    /// Table (athena) or view (duckdb) name.
+    #[arg(long, default_value = "cloudtrail")]
+    pub table: String,
+    /// Project these accounts as an enum; without it the account is injected (queries name it).
+    #[arg(long, value_delimiter = ',')]
+    pub accounts: Option<Vec<String>>,
+    /// Regions of the region enum (default: every AWS region).
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// First year of the year projection.
+    #[arg(long, default_value_t = 2013)]
+    pub first_year: u32,
+    /// Last year of the year projection.
+    #[arg(long, default_value_t = 2099)]
+    pub last_year: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// The destination folder or s3:// prefix given to `convert`.
+    #[arg(long)]
+    pub dest: String,
+    /// Keep this many days before today (UTC); older day partitions are removed.
+    #[arg(long)]
+    pub keep_days: u32,
+    /// Really remove (without it, only list what would be removed).
+    #[arg(long)]
+    pub apply: bool,
+    /// Count from this day instead of today (UTC).
+    #[arg(long)]
+    pub today: Option<NaiveDate>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 /// `256MiB`, `1GiB`, `64MB`, `1000000`.

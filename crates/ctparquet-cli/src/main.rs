@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use ctparquet::Location;
 
-use args::{Cli, Command, ConvertArgs, GenArgs, InspectArgs};
+use args::{Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,6 +35,8 @@ fn main() -> ExitCode {
             Command::Convert(args) => convert(args).await,
             Command::Inspect(args) => inspect(args).await,
             Command::Gen(args) => generate(args),
+            Command::Ddl(args) => ddl(args),
+            Command::Retention(args) => retention(args).await,
         }
     });
     match result {
@@ -114,5 +116,66 @@ fn generate(args: GenArgs) -> Result<ExitCode> {
         "wrote {} delivery files, {} records ({} distinct events, {} duplicates), {} bytes gzip under {}",
         stats.files, stats.records, unique, stats.duplicates, stats.bytes, args.dest
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ddl(args: DdlArgs) -> Result<ExitCode> {
+    use ctparquet::ddl::{AWS_REGIONS, AccountProjection, AthenaTable, duckdb_view, polars_scan};
+    let text = match args.engine.as_str() {
+        "athena" => {
+            if !args.dest.starts_with("s3://") {
+                anyhow::bail!(
+                    "Athena reads S3: --dest must be s3://BUCKET/PREFIX, not {}",
+                    args.dest
+                );
+            }
+            AthenaTable {
+                database: args.database,
+                table: args.table,
+                location: args.dest,
+                accounts: args
+                    .accounts
+                    .map_or(AccountProjection::Injected, AccountProjection::Enum),
+                regions: args
+                    .regions
+                    .unwrap_or_else(|| AWS_REGIONS.iter().map(|r| r.to_string()).collect()),
+                first_year: args.first_year,
+                last_year: args.last_year,
+            }
+            .create_table()
+        }
+        "duckdb" => duckdb_view(&args.dest, &args.table),
+        _ => polars_scan(&args.dest),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retention(args: RetentionArgs) -> Result<ExitCode> {
+    let dest = Location::parse(&args.dest, false, &args.s3.to_options()).context("opening DEST")?;
+    let today = args
+        .today
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let report = ctparquet::retention::expire(&dest, args.keep_days, today, args.apply).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if report.applied {
+        "removed"
+    } else {
+        "would remove (dry run; --apply to remove)"
+    };
+    println!(
+        "days before {}: {} partition(s) {verb}",
+        report.cutoff,
+        report.expired.len()
+    );
+    for d in &report.expired {
+        println!(
+            "  {} {:<15} {}  {} file(s)  {} bytes",
+            d.account, d.region, d.date, d.files, d.bytes
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -27,4 +27,6 @@ pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert};
 pub use sink::ParquetOptions;
 pub use store::Location;
 pub use summary::Summary;
+pub mod ddl;
 pub mod inspect;
+pub mod retention;

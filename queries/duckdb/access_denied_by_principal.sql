@@ -1,0 +1,12 @@
+-- Calls refused for lack of permission, by principal.
+-- Parameters: $from, $to (YYYYMMDD, inclusive).
+SELECT coalesce(userIdentity.arn, userIdentity.principalId, userIdentity.invokedBy, '(unknown)') AS principal,
+       count(*) AS denied, count(DISTINCT eventName) AS distinct_calls,
+       min(eventTime) AS first_seen, max(eventTime) AS last_seen
+FROM cloudtrail
+WHERE year * 10000 + month * 100 + day BETWEEN $from AND $to
+  AND (errorCode IN ('AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation',
+                     'Client.UnauthorizedOperation', 'UnauthorizedAccess')
+       OR errorCode LIKE '%AccessDenied%')
+GROUP BY ALL
+ORDER BY denied DESC, principal;

@@ -1,0 +1,12 @@
+-- Successful changes to IAM (users, roles, groups, policies, keys).
+-- Parameters: $from, $to (YYYYMMDD, inclusive).
+SELECT eventTime, account, eventName, userIdentity.arn AS principal,
+       requestParameters->>'userName' AS user_name, requestParameters->>'roleName' AS role_name,
+       requestParameters->>'policyArn' AS policy_arn
+FROM cloudtrail
+WHERE year * 10000 + month * 100 + day BETWEEN $from AND $to
+  AND eventSource = 'iam.amazonaws.com'
+  AND errorCode IS NULL
+  AND (readOnly = false
+       OR (readOnly IS NULL AND NOT regexp_matches(eventName, '^(Get|List|Generate|Simulate)')))
+ORDER BY eventTime, eventID;
