@@ -1,9 +1,10 @@
 -- Console sign-ins without MFA.
--- Parameters: $from, $to (days as integers YYYYMMDD, inclusive).
+-- Parameters: $from, $to (first and last day, inclusive).
 SELECT eventTime, account, userIdentity.type AS identity_type, userIdentity.arn AS principal,
        sourceIPAddress, responseElements->>'ConsoleLogin' AS result
 FROM cloudtrail
-WHERE year * 10000 + month * 100 + day BETWEEN $from AND $to
+WHERE (year, month, day) BETWEEN (year($from::DATE), month($from::DATE), day($from::DATE))
+                          AND (year($to::DATE), month($to::DATE), day($to::DATE))
   AND eventName = 'ConsoleLogin'
   AND additionalEventData->>'MFAUsed' = 'No'
 ORDER BY eventTime, eventID;

@@ -415,3 +415,63 @@ fn events_without_a_usable_time_are_kept_in_their_delivery_day() {
         assert!(records.contains(&r.record), "{}", r.record);
     }
 }
+
+#[test]
+fn retention_removes_only_whole_days_older_than_the_cutoff() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            days: 3,
+            files_per_day: 12,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let dest = work.path().join("out");
+    convert(
+        &src,
+        &dest,
+        &ConvertOptions::days(date("2026-01-04"), date("2026-01-06")),
+    );
+    let before = snapshot(&dest);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let loc = ctparquet::Location::local(dest.to_str().unwrap(), false).unwrap();
+    // Keep 1 day before 2026-01-06: 01-05 and 01-06 stay, 01-04 goes.
+    let dry = rt
+        .block_on(ctparquet::retention::expire(
+            &loc,
+            1,
+            date("2026-01-06"),
+            false,
+        ))
+        .unwrap();
+    assert_eq!(dry.cutoff, "2026-01-05");
+    assert_eq!(
+        dry.expired
+            .iter()
+            .map(|d| d.date.as_str())
+            .collect::<Vec<_>>(),
+        ["2026-01-04"]
+    );
+    assert_eq!(snapshot(&dest), before, "a dry run changes nothing");
+    let done = rt
+        .block_on(ctparquet::retention::expire(
+            &loc,
+            1,
+            date("2026-01-06"),
+            true,
+        ))
+        .unwrap();
+    assert_eq!(done.files_removed, 1);
+    let after = snapshot(&dest);
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(after.keys().all(|k| !k.contains("day=04")));
+    assert!(
+        before
+            .iter()
+            .filter(|(k, _)| !k.contains("day=04"))
+            .all(|(k, v)| after.get(k) == Some(v))
+    );
+}
