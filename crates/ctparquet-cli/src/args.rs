@@ -29,6 +29,8 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show the partitions, rows, files, row groups and sizes of a destination.
     Inspect(InspectArgs),
+    /// Check that converted days hold exactly the source events (re-reads the source).
+    Verify(VerifyArgs),
     /// Write a synthetic CloudTrail delivery tree (for trying things out, tests and benchmarks).
     Gen(GenArgs),
     /// Print the table definition of the output for a query engine (from the one schema).
@@ -286,6 +288,47 @@ impl ConvertArgs {
         opts.parquet
             .writer_properties()
             .map_err(anyhow::Error::msg)?;
+        Ok(opts)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Folder (or bucket prefix) that holds AWSLogs/.
+    pub source: String,
+    /// The destination given to `convert`.
+    pub dest: String,
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    pub date: Option<NaiveDate>,
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    #[arg(long, value_delimiter = ',')]
+    pub accounts: Option<Vec<String>>,
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// As given to `convert`.
+    #[arg(long, default_value_t = 1)]
+    pub lateness_days: u32,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+impl VerifyArgs {
+    pub fn to_options(&self) -> Result<ctparquet::verify::VerifyOptions> {
+        let (from, to) = match (self.date, self.from, self.to) {
+            (Some(d), _, _) => (d, d),
+            (None, Some(f), Some(t)) => (f, t),
+            _ => bail!("give --date DAY, or --from DAY --to DAY"),
+        };
+        let mut opts = ctparquet::verify::VerifyOptions::days(from, to);
+        opts.lateness_days = self.lateness_days;
+        opts.accounts = self.accounts.as_deref().map(clean_list);
+        opts.regions = self.regions.as_deref().map(clean_list);
         Ok(opts)
     }
 }

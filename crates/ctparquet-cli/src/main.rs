@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use ctparquet::Location;
 
-use args::{Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs};
+use args::{Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs, VerifyArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Convert(args) => convert(args).await,
             Command::Inspect(args) => inspect(args).await,
+            Command::Verify(args) => verify(args).await,
             Command::Gen(args) => generate(args),
             Command::Ddl(args) => ddl(args),
             Command::Retention(args) => retention(args).await,
@@ -178,4 +179,47 @@ async fn retention(args: RetentionArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let opts = args.to_options()?;
+    let s3 = args.s3.to_options();
+    let source = Location::parse(&args.source, false, &s3).context("opening SOURCE")?;
+    let dest = Location::parse(&args.dest, false, &s3).context("opening DEST")?;
+    let report = ctparquet::verify::verify(&source, &dest, &opts).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} day(s) checked: {} source event(s) in {} file(s), {} destination row(s)",
+            report.days_checked, report.source_events, report.source_files, report.destination_rows
+        );
+        for bad in &report.bad_files {
+            println!("unreadable source file (its events are not checked): {bad}");
+        }
+        for d in &report.differences {
+            let field = d
+                .field
+                .as_deref()
+                .map(|f| format!(" {f}"))
+                .unwrap_or_default();
+            println!(
+                "{:?} {} {} {} event {}{field}: {}",
+                d.kind, d.account, d.region, d.date, d.event, d.detail
+            );
+        }
+        println!(
+            "{}",
+            if report.passed() {
+                "OK: the destination holds exactly the source events"
+            } else {
+                "DIFFERENCES FOUND"
+            }
+        );
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }

@@ -22,6 +22,7 @@ pub mod source;
 pub mod store;
 pub mod summary;
 pub mod time;
+pub mod verify;
 
 pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert};
 pub use sink::ParquetOptions;

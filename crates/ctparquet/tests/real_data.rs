@@ -313,4 +313,17 @@ fn every_real_event_is_accounted_for_and_rebuilds_exactly() {
     assert_eq!(duplicates, summary.duplicates_dropped);
     let reported_outside: u64 = summary.outside_range.iter().map(|o| o.events).sum();
     assert_eq!(outside, reported_outside);
+
+    // And `verify`, which re-reads the sources as plain JSON, agrees.
+    let mut vopts = ctparquet::verify::VerifyOptions::days(from, to);
+    vopts.lateness_days = LATENESS;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(async {
+        let s = ctparquet::Location::local(source.to_str().unwrap(), false).unwrap();
+        let d = ctparquet::Location::local(dest.to_str().unwrap(), false).unwrap();
+        ctparquet::verify::verify(&s, &d, &vopts).await.unwrap()
+    });
+    assert!(report.differences.is_empty(), "{:#?}", report.differences);
+    assert_eq!(report.bad_files.len(), tree.expected_bad.len());
+    assert_eq!(report.destination_rows, summary.events_written);
 }

@@ -1,0 +1,399 @@
+//! Proof that a destination holds exactly what CloudTrail delivered: the source files are read
+//! again, parsed as plain JSON (independently of the decoder), and every row of the destination
+//! day is rebuilt and compared with them.
+//!
+//! For each (account, region, day): the same set of events (an event is its eventID and
+//! eventTime text, or its whole content when it has no eventID), none twice, none extra, and each
+//! rebuilt row JSON-equal to its source record. Differences name the event and the first field
+//! that differs.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use chrono::{Days, NaiveDate};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::decode::{FileError, inflate};
+use crate::layout::{self, iso_date};
+use crate::rebuild::rebuild_batch;
+use crate::source::{self, SourceError, Trail};
+use crate::store::Location;
+use crate::time::{day_of_millis, parse_event_time};
+
+/// What to verify.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub lateness_days: u32,
+    pub accounts: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub concurrency: usize,
+    pub max_file_bytes: u64,
+}
+
+impl VerifyOptions {
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+        VerifyOptions {
+            from,
+            to,
+            lateness_days: 1,
+            accounts: None,
+            regions: None,
+            concurrency: 64,
+            max_file_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DifferenceKind {
+    /// In the source, not in the destination.
+    Missing,
+    /// In the destination, not in the source.
+    Extra,
+    /// In both, with different content.
+    Changed,
+    /// In the destination more than once.
+    Duplicate,
+}
+
+/// One difference between source and destination.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Difference {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    pub kind: DifferenceKind,
+    /// The eventID (or a digest of the record when it has none).
+    pub event: String,
+    /// The first differing field, as a JSON path (changed events only).
+    pub field: Option<String>,
+    pub detail: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    pub days_checked: u64,
+    pub source_files: u64,
+    /// Distinct source events of the days checked.
+    pub source_events: u64,
+    pub destination_rows: u64,
+    /// Source files that could not be read as CloudTrail logs (their events cannot be checked).
+    pub bad_files: Vec<String>,
+    pub differences: Vec<Difference>,
+}
+
+impl VerifyReport {
+    pub fn passed(&self) -> bool {
+        self.differences.is_empty() && self.bad_files.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{file}: {reason}")]
+    Destination { file: String, reason: String },
+}
+
+/// The identity of an event: eventID and eventTime text, or its whole content.
+fn event_key(record: &Value, digest: u64) -> String {
+    match record.get("eventID").and_then(Value::as_str) {
+        Some(id) => {
+            let time = record
+                .get("eventTime")
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            format!("{id}\u{1f}{time}")
+        }
+        None => format!("#{digest:016x}"),
+    }
+}
+
+fn digest(record: &Value) -> u64 {
+    // serde_json's Map keeps keys sorted, so equal records serialise equally.
+    let mut h = DefaultHasher::new();
+    serde_json::to_string(record)
+        .expect("a Value serialises")
+        .hash(&mut h);
+    h.finish()
+}
+
+fn describe_key(key: &str) -> String {
+    key.split('\u{1f}').next().unwrap_or(key).to_string()
+}
+
+/// The first path at which two JSON values differ.
+fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(p), Some(q)) => first_difference(&format!("{path}.{k}"), p, q),
+                _ => Some(format!("{path}.{k}")),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q)),
+        _ => (a != b).then(|| path.to_string()),
+    }
+}
+
+/// A source event of a day: its content digests (duplicates with other content are allowed)
+/// and one of its records, for describing a change.
+struct SourceEvent {
+    digests: Vec<u64>,
+    record: Value,
+    /// How many rows it must have: 1 for an event with an eventID (duplicates are written once),
+    /// one per copy for an event without (nothing identifies them as duplicates).
+    expected: u32,
+    seen: u32,
+}
+
+/// Verify the days `opts.from ..= opts.to` of `dest` against `source`.
+pub async fn verify(
+    source: &Location,
+    dest: &Location,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, VerifyError> {
+    let mut report = VerifyReport::default();
+    let trails =
+        source::discover(source, opts.accounts.as_deref(), opts.regions.as_deref()).await?;
+    let lateness = Days::new(opts.lateness_days.into());
+    let last_folder = opts.to.checked_add_days(lateness).unwrap_or(opts.to);
+    for trail in trails {
+        let mut days: BTreeMap<NaiveDate, HashMap<String, SourceEvent>> = opts
+            .from
+            .iter_days()
+            .take_while(|d| *d <= opts.to)
+            .map(|d| (d, HashMap::new()))
+            .collect();
+        for folder in opts.from.iter_days().take_while(|d| *d <= last_folder) {
+            let listing = source::list_folder(source, &trail, folder).await?;
+            let mut reads = futures::stream::iter(listing.files)
+                .map(|meta| async move {
+                    let bytes = source::read(source, &meta.location).await?;
+                    Ok::<_, SourceError>((meta, bytes))
+                })
+                .buffered(opts.concurrency.max(1));
+            while let Some(item) = reads.next().await {
+                let (meta, bytes) = item?;
+                report.source_files += 1;
+                match parse_source(&bytes, opts.max_file_bytes) {
+                    Ok(records) => {
+                        for record in records {
+                            let day = record
+                                .get("eventTime")
+                                .and_then(Value::as_str)
+                                .and_then(parse_event_time)
+                                .map_or(folder, |t| day_of_millis(t.millis()));
+                            let in_window = day <= folder
+                                && day.checked_add_days(lateness).is_some_and(|l| l >= folder);
+                            let Some(events) = days.get_mut(&day).filter(|_| in_window) else {
+                                continue;
+                            };
+                            let d = digest(&record);
+                            let has_id = record.get("eventID").is_some_and(Value::is_string);
+                            let entry = events.entry(event_key(&record, d)).or_insert_with(|| {
+                                SourceEvent {
+                                    digests: Vec::new(),
+                                    record,
+                                    expected: 0,
+                                    seen: 0,
+                                }
+                            });
+                            if !entry.digests.contains(&d) {
+                                entry.digests.push(d);
+                            }
+                            entry.expected = if has_id { 1 } else { entry.expected + 1 };
+                        }
+                    }
+                    Err(e) => report
+                        .bad_files
+                        .push(format!("{}: {e}", source.describe(&meta.location))),
+                }
+            }
+        }
+        for (day, events) in days {
+            check_day(dest, &trail, day, events, &mut report).await?;
+        }
+    }
+    Ok(report)
+}
+
+fn parse_source(bytes: &[u8], max: u64) -> Result<Vec<Value>, FileError> {
+    let json = inflate(bytes, max)?;
+    let mut file: Value =
+        serde_json::from_slice(&json).map_err(|e| FileError::Json(e.to_string()))?;
+    match file.get_mut("Records").map(Value::take) {
+        Some(Value::Array(records)) => Ok(records),
+        _ => Err(FileError::NotCloudTrail("no \"Records\" array".into())),
+    }
+}
+
+async fn check_day(
+    dest: &Location,
+    trail: &Trail,
+    day: NaiveDate,
+    mut events: HashMap<String, SourceEvent>,
+    report: &mut VerifyReport,
+) -> Result<(), VerifyError> {
+    report.days_checked += 1;
+    report.source_events += events.values().map(|e| u64::from(e.expected)).sum::<u64>();
+    let diff = |kind, event: String, field: Option<String>, detail: String| Difference {
+        account: trail.account.clone(),
+        region: trail.region.clone(),
+        date: iso_date(day),
+        kind,
+        event,
+        field,
+        detail,
+    };
+    let partition = layout::partition_dir(&dest.prefix, &trail.account, &trail.region, day);
+    let listing = match dest.store.list_with_delimiter(Some(&partition)).await {
+        Ok(l) => l.objects,
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => {
+            return Err(VerifyError::Destination {
+                file: dest.describe(&partition),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let mut files: Vec<_> = listing
+        .into_iter()
+        .filter(|o| o.location.filename().is_some_and(layout::is_part_file_name))
+        .collect();
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    for object in files {
+        let file = dest.describe(&object.location);
+        let fail = |reason: String| VerifyError::Destination {
+            file: file.clone(),
+            reason,
+        };
+        let bytes = dest
+            .store
+            .get(&object.location)
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .bytes()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(|e| fail(e.to_string()))?
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| fail(e.to_string()))?;
+            for row in rebuild_batch(&batch).map_err(|e| fail(e.to_string()))? {
+                report.destination_rows += 1;
+                let d = digest(&row);
+                let key = event_key(&row, d);
+                match events.get_mut(&key) {
+                    None => report.differences.push(diff(
+                        DifferenceKind::Extra,
+                        describe_key(&key),
+                        None,
+                        format!("in {file}, not in the source"),
+                    )),
+                    Some(event) => {
+                        event.seen += 1;
+                        if event.seen > event.expected {
+                            report.differences.push(diff(
+                                DifferenceKind::Duplicate,
+                                describe_key(&key),
+                                None,
+                                format!("written {} times", event.seen),
+                            ));
+                        } else if !event.digests.contains(&d) {
+                            let field = first_difference("$", &event.record, &row);
+                            let detail = match field
+                                .as_deref()
+                                .and_then(|p| lookup(&event.record, p).zip(lookup(&row, p)))
+                            {
+                                Some((want, got)) => format!("source {want}, destination {got}"),
+                                None => "present on one side only".to_string(),
+                            };
+                            report.differences.push(diff(
+                                DifferenceKind::Changed,
+                                describe_key(&key),
+                                field,
+                                detail,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut missing: Vec<_> = events
+        .into_iter()
+        .filter(|(_, e)| e.seen < e.expected)
+        .map(|(k, _)| k)
+        .collect();
+    missing.sort();
+    for key in missing {
+        report.differences.push(diff(
+            DifferenceKind::Missing,
+            describe_key(&key),
+            None,
+            "in the source, not in the destination".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The value at a `$.a.b[2]` path.
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = value;
+    for part in path
+        .trim_start_matches('$')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        if !name.is_empty() {
+            current = current.get(name)?;
+        }
+        if let Some(i) = index {
+            current = current.get(i)?;
+        }
+    }
+    Some(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn first_difference_names_the_path() {
+        let a = json!({"a": {"b": [1, {"c": 2}]}, "d": 1});
+        let b = json!({"a": {"b": [1, {"c": 3}]}, "d": 1});
+        assert_eq!(first_difference("$", &a, &b).as_deref(), Some("$.a.b[1].c"));
+        assert_eq!(lookup(&a, "$.a.b[1].c"), Some(&json!(2)));
+        assert_eq!(first_difference("$", &a, &a), None);
+        assert_eq!(
+            first_difference("$", &a, &json!({"a": 1})).as_deref(),
+            Some("$.a")
+        );
+    }
+}
