@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
-use crate::layout::{self, EVENTS_FOLDER};
+use crate::layout::{self, EVENT_FOLDERS};
 use crate::store::Location;
 
 /// One account and region, with every `.../CloudTrail/REGION` folder that holds its logs (an
@@ -79,17 +79,19 @@ pub async fn discover(
         if accounts.is_some_and(|allowed| !allowed.contains(&account)) {
             continue;
         }
-        let events = root.join(EVENTS_FOLDER);
-        for region in list_dirs(source, &events).await? {
-            if !layout::is_region(&region)
-                || regions.is_some_and(|allowed| !allowed.contains(&region))
-            {
-                continue;
+        for folder in EVENT_FOLDERS {
+            let events = root.clone().join(folder);
+            for region in list_dirs(source, &events).await? {
+                if !layout::is_region(&region)
+                    || regions.is_some_and(|allowed| !allowed.contains(&region))
+                {
+                    continue;
+                }
+                trails
+                    .entry((account.clone(), region.clone()))
+                    .or_default()
+                    .push(events.clone().join(region));
             }
-            trails
-                .entry((account.clone(), region.clone()))
-                .or_default()
-                .push(events.clone().join(region));
         }
     }
     Ok(trails

@@ -345,6 +345,21 @@ fn organization_and_account_trails_merge_and_other_folders_are_not_events() {
         gzip(&body),
     )
     .unwrap();
+    // Network activity events share the record shape: they join the events table.
+    let net = src
+        .join("AWSLogs")
+        .join(A)
+        .join("CloudTrail-NetworkActivity/us-east-1/2026/06/01");
+    std::fs::create_dir_all(&net).unwrap();
+    let vpce = json!({"Records": [{"eventVersion": "1.11", "eventID": "net1", "eventTime": "2026-06-01T04:00:00Z",
+        "eventType": "AwsVpceEvent", "eventCategory": "NetworkActivity", "eventName": "GetObject"}]});
+    std::fs::write(
+        net.join(format!(
+            "{A}_CloudTrail-NetworkActivity_us-east-1_20260601T0400Z_n.json.gz"
+        )),
+        gzip(&serde_json::to_vec(&vpce).unwrap()),
+    )
+    .unwrap();
     // Sibling folders and stray objects that must not be read as events.
     for sibling in [
         "CloudTrail-Digest",
@@ -388,7 +403,7 @@ fn organization_and_account_trails_merge_and_other_folders_are_not_events() {
     assert_eq!(summary.duplicates_dropped, 1);
     assert_eq!(summary.days.len(), 1);
     let rows = read_output(&dest);
-    assert_eq!(names_by_day(&rows)[&d], ["own1", "both", "org1"]);
+    assert_eq!(names_by_day(&rows)[&d], ["own1", "both", "org1", "net1"]);
     assert!(
         rows.iter()
             .all(|r| r.account == A && r.region == "us-east-1")
