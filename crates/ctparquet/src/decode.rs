@@ -79,8 +79,19 @@ pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
     Ok(Cow::Owned(out))
 }
 
+/// The deepest nesting accepted (serde_json's own recursion limit; CloudTrail records nest about
+/// a dozen levels).
+pub const MAX_NESTING: usize = 127;
+
 /// The records of a CloudTrail log file, `{"Records":[...]}`, each left unparsed.
 pub fn split_records(json: &[u8]) -> Result<Vec<&RawValue>, FileError> {
+    // Values are kept as raw text here, so nothing below would notice a hostile depth until a
+    // reader parses it: refuse it now, at the depth serde_json itself refuses.
+    if crate::json::nesting_depth(json) > MAX_NESTING {
+        return Err(FileError::Json(format!(
+            "nesting deeper than {MAX_NESTING} levels"
+        )));
+    }
     let text =
         std::str::from_utf8(json).map_err(|e| FileError::Json(format!("invalid UTF-8: {e}")))?;
     let members: Members = serde_json::from_str(text).map_err(|e| {

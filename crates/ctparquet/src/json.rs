@@ -122,9 +122,43 @@ pub fn minify(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The deepest nesting of arrays and objects in a JSON text (strings skipped).
+pub fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_depth_skips_strings() {
+        assert_eq!(nesting_depth(br#"{"a":[{"b":"[[[{{"}]}"#), 3);
+        assert_eq!(nesting_depth(br#""x\"[""#), 0);
+    }
 
     #[test]
     fn minify_keeps_strings_and_borrows_compact_text() {
