@@ -180,6 +180,10 @@ struct StructColumn {
     validity: NullBufferBuilder,
     /// Scratch: which children the current object set.
     seen: Vec<bool>,
+    /// Scratch: each child's last position in the current object.
+    last: Vec<usize>,
+    /// Scratch: each member's child, if it is a known key.
+    slots: Vec<Option<usize>>,
 }
 
 struct ListColumn {
@@ -344,6 +348,8 @@ impl StructColumn {
             fields,
             validity: NullBufferBuilder::new(rows),
             seen: vec![false; specs.len()],
+            last: vec![usize::MAX; specs.len()],
+            slots: Vec::new(),
         }
     }
 
@@ -368,19 +374,31 @@ impl StructColumn {
         members: Members<'a>,
         time: &mut Option<i64>,
     ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
+        // A key given twice: like every JSON reader, the last value wins (the earlier one is
+        // not part of the record any reader sees). Find each known key's last occurrence first.
         self.seen.fill(false);
-        let mut extra = Vec::new();
-        for (key, raw) in members.0 {
+        self.last.fill(usize::MAX);
+        self.slots.clear();
+        for (index, (key, _)) in members.0.iter().enumerate() {
             let slot = self.specs.iter().position(|s| s.name == key);
-            match slot {
-                Some(i) if !self.seen[i] => {
+            if let Some(i) = slot {
+                self.last[i] = index;
+            }
+            self.slots.push(slot);
+        }
+        let mut extra = Vec::new();
+        for (index, (key, raw)) in members.0.into_iter().enumerate() {
+            match self.slots[index] {
+                Some(i) if self.last[i] == index => {
                     self.seen[i] = true;
                     if let Some(e) = self.children[i].append(raw, time) {
                         extra.push((key, e));
                     }
                 }
-                // Unknown key, or a repeated one (its last value wins on rebuild, as in the source).
-                _ => extra.push((key, raw_extra(raw))),
+                Some(_) => {} // an earlier value of a repeated key
+                // Unknown keys go to `unmapped` as they are; a repeated one is written twice
+                // there and, read back, its last value wins as in the source.
+                None => extra.push((key, raw_extra(raw))),
             }
         }
         for (i, seen) in self.seen.iter().enumerate() {

@@ -129,6 +129,10 @@ mod tests {
         );
         round_trip(r#"{"eventTime":"2024-01-05T11:28:55.120Z","eventName":"a","eventName":"b"}"#);
         round_trip(
+            r#"{"requestParameters":{"a":1},"requestParameters":{"b":2},"p":{"x":1},"p":{"y":2}}"#,
+        );
+        round_trip(r#"{"userIdentity":{"type":"A","z":1},"userIdentity":{"arn":"b","z":2,"z":3}}"#);
+        round_trip(
             r#"{"userIdentity":{"sessionContext":{"webIdFederationData":{"federatedProvider":"p","attributes":{"k":"v"}}}}}"#,
         );
     }
