@@ -5,11 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let chunk = ctparquet::decode::decode_files([data], 1 << 20);
+    let chunk = ctparquet::decode::decode_files(&ctparquet::schema::EVENTS, [data], 1 << 20);
     let Ok(rows) = chunk.files[0].clone() else {
         return;
     };
-    let rebuilt = ctparquet::rebuild::rebuild_batch(&chunk.batch).expect("decoded rows rebuild");
+    let rebuilt = ctparquet::rebuild::rebuild_batch(&ctparquet::schema::EVENTS, &chunk.batch).expect("decoded rows rebuild");
     assert_eq!(rebuilt.len(), rows.len());
     // The oracle: the same bytes read as plain JSON (plain JSON input only; gzip is checked by
     // the inflate path above not panicking).

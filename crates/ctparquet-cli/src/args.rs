@@ -65,6 +65,9 @@ pub struct DdlArgs {
     /// Last year of the year projection.
     #[arg(long, default_value_t = 2099)]
     pub last_year: u32,
+    /// The table described.
+    #[arg(long, value_enum, default_value_t = TableArg::Events)]
+    pub kind: TableArg,
 }
 
 #[derive(Args, Debug)]
@@ -86,6 +89,28 @@ pub struct RetentionArgs {
     pub json: bool,
     #[command(flatten)]
     pub s3: S3Args,
+}
+
+/// Which table a command works on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum TableArg {
+    /// Management, data and network activity events (CloudTrail/, CloudTrail-NetworkActivity/).
+    #[default]
+    Events,
+    /// Insights events (CloudTrail-Insight/).
+    Insights,
+    /// Aggregated data events (CloudTrail-Aggregated/).
+    Aggregated,
+}
+
+impl TableArg {
+    pub fn table(self) -> &'static ctparquet::schema::Table {
+        match self {
+            TableArg::Events => &ctparquet::schema::EVENTS,
+            TableArg::Insights => &ctparquet::schema::INSIGHTS,
+            TableArg::Aggregated => &ctparquet::schema::AGGREGATED,
+        }
+    }
 }
 
 /// `256MiB`, `1GiB`, `64MB`, `1000000`.
@@ -247,6 +272,10 @@ pub struct ConvertArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+    /// The table to convert. Insights and aggregated events have shapes of their own: give them
+    /// a DEST of their own (not inside the events DEST, whose readers glob every file below it).
+    #[arg(long, value_enum, default_value_t = TableArg::Events)]
+    pub table: TableArg,
     #[command(flatten)]
     pub s3: S3Args,
 }
@@ -261,7 +290,6 @@ impl ConvertArgs {
         if from > to {
             bail!("--from {from} is after --to {to}");
         }
-        let defaults = ParquetOptions::default();
         let mut opts = ConvertOptions::days(from, to);
         opts.lateness_days = self.lateness_days;
         opts.accounts = self.accounts.as_deref().map(clean_list);
@@ -277,16 +305,14 @@ impl ConvertArgs {
             row_group_rows: self.row_group_rows,
             target_file_bytes: self.target_file_size,
             statistics: self.statistics,
-            bloom_filter_columns: self
-                .bloom_filter_columns
-                .as_deref()
-                .map_or(defaults.bloom_filter_columns, clean_list),
+            bloom_filter_columns: self.bloom_filter_columns.as_deref().map(clean_list),
             bloom_filter_fpp: self.bloom_filter_fpp,
             dictionary: !self.no_dictionary,
         };
         // Fail on bad Parquet options before any work is done.
+        opts.table = self.table.table();
         opts.parquet
-            .writer_properties()
+            .writer_properties(opts.table)
             .map_err(anyhow::Error::msg)?;
         Ok(opts)
     }
@@ -311,6 +337,9 @@ pub struct VerifyArgs {
     /// As given to `convert`.
     #[arg(long, default_value_t = 1)]
     pub lateness_days: u32,
+    /// As given to `convert`.
+    #[arg(long, value_enum, default_value_t = TableArg::Events)]
+    pub table: TableArg,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -329,6 +358,7 @@ impl VerifyArgs {
         opts.lateness_days = self.lateness_days;
         opts.accounts = self.accounts.as_deref().map(clean_list);
         opts.regions = self.regions.as_deref().map(clean_list);
+        opts.table = self.table.table();
         Ok(opts)
     }
 }

@@ -131,6 +131,7 @@ fn ddl(args: DdlArgs) -> Result<ExitCode> {
                 );
             }
             AthenaTable {
+                kind: args.kind.table(),
                 database: args.database,
                 table: args.table,
                 location: args.dest,

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use crate::day::{DayBuffer, with_seq};
 use crate::decode::{DecodedChunk, FileError, decode_files};
 use crate::layout::{self, iso_date};
+use crate::schema::{EVENTS, Table};
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
@@ -54,6 +55,8 @@ pub struct ConvertOptions {
     /// Where spill runs and staged part files go (the system temp folder when `None`).
     pub work_dir: Option<PathBuf>,
     pub parquet: ParquetOptions,
+    /// The table converted: events (the default), insights or aggregated events.
+    pub table: &'static Table,
 }
 
 impl ConvertOptions {
@@ -72,6 +75,7 @@ impl ConvertOptions {
             max_file_bytes: 512 * 1024 * 1024,
             work_dir: None,
             parquet: ParquetOptions::default(),
+            table: &EVENTS,
         }
     }
 }
@@ -163,7 +167,7 @@ pub async fn convert(
     }
     let props = opts
         .parquet
-        .writer_properties()
+        .writer_properties(opts.table)
         .map_err(ConvertError::Options)?;
     let work = match &opts.work_dir {
         Some(dir) => {
@@ -190,8 +194,13 @@ pub async fn convert(
         summary: Summary::default(),
     };
 
-    let trails =
-        source::discover(source, opts.accounts.as_deref(), opts.regions.as_deref()).await?;
+    let trails = source::discover(
+        source,
+        opts.table.folders,
+        opts.accounts.as_deref(),
+        opts.regions.as_deref(),
+    )
+    .await?;
     let last_folder = opts
         .to
         .checked_add_days(Days::new(opts.lateness_days.into()))
@@ -244,7 +253,7 @@ impl Run<'_> {
                 (
                     d,
                     OpenDay {
-                        buffer: DayBuffer::default(),
+                        buffer: DayBuffer::new(opts.table),
                         failed: None,
                         events: 0,
                     },
@@ -261,6 +270,7 @@ impl Run<'_> {
             let max_bytes = opts.max_file_bytes;
             let cpu = self.cpu.clone();
             let cores = self.cores;
+            let table = opts.table;
             // Reads overlap (`concurrency` at a time, within the read-ahead budget); the files
             // that have arrived are decoded together, a chunk per core at a time.
             let mut chunks = futures::stream::iter(files)
@@ -290,8 +300,11 @@ impl Run<'_> {
                         let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
                         let _core = cpu.acquire_owned().await.expect("semaphore open");
                         tokio::task::spawn_blocking(move || {
-                            let chunk =
-                                decode_files(reads.iter().map(|r| r.bytes.as_ref()), max_bytes);
+                            let chunk = decode_files(
+                                table,
+                                reads.iter().map(|r| r.bytes.as_ref()),
+                                max_bytes,
+                            );
                             (reads, chunk)
                         })
                         .await
@@ -358,7 +371,7 @@ impl Run<'_> {
             for (_, day) in days.range_mut(first..=folder_date) {
                 day.failed
                     .get_or_insert_with(|| format!("bad file {file}: {error}"));
-                day.buffer = DayBuffer::default();
+                day.buffer = DayBuffer::new(self.opts.table);
             }
         }
         tracing::warn!(%file, %error, "bad delivery file");
@@ -441,8 +454,9 @@ impl Run<'_> {
             } else {
                 take_record_batch(&batch, &UInt32Array::from(rows)).map_err(arrow_err)?
             };
-            day.buffer
-                .push(with_seq(&part, UInt64Array::from(seqs)).map_err(arrow_err)?);
+            day.buffer.push(
+                with_seq(self.opts.table, &part, UInt64Array::from(seqs)).map_err(arrow_err)?,
+            );
         }
         Ok(())
     }
@@ -498,12 +512,14 @@ impl Run<'_> {
                 .tempdir_in(self.work.path())?;
             let staging_path = staging.path().to_path_buf();
             let props = self.props.clone();
+            let table = self.opts.table;
             let target = self.opts.parquet.target_file_bytes;
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
             let buffer = day.buffer;
             let (parts, duplicates) = tokio::task::spawn_blocking(move || {
                 let mut sorted = buffer.into_sorted(chunk_rows)?;
-                let parts = sink::encode_day(sorted.by_ref(), &staging_path, &props, target)?;
+                let parts =
+                    sink::encode_day(table, sorted.by_ref(), &staging_path, &props, target)?;
                 Ok::<_, SinkError>((parts, sorted.duplicates()))
             })
             .await

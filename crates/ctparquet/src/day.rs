@@ -16,40 +16,68 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use arrow::compute::interleave_record_batch;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::row::{RowConverter, Rows, SortField};
 
-use crate::schema::{self, EVENT_ID, EVENT_TIME};
+use crate::schema::{AGGREGATED, EVENTS, INSIGHTS, Table};
 
 /// The tie-breaking sequence column of rows in flight (never written to Parquet).
 pub const SEQ: &str = "__ctparquet_seq";
 
-static INTERNAL_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields: Vec<Arc<Field>> = schema::event_schema().fields().iter().cloned().collect();
+fn with_seq_field(table: &Table) -> SchemaRef {
+    let mut fields: Vec<Arc<Field>> = table.schema().fields().iter().cloned().collect();
     fields.push(Arc::new(Field::new(SEQ, DataType::UInt64, false)));
     Arc::new(Schema::new(fields))
-});
-
-/// The event schema plus [`SEQ`].
-pub fn internal_schema() -> SchemaRef {
-    INTERNAL_SCHEMA.clone()
 }
 
-/// Add the sequence column to a batch of the event schema.
-pub fn with_seq(batch: &RecordBatch, seq: UInt64Array) -> Result<RecordBatch, ArrowError> {
+static EVENTS_INTERNAL: LazyLock<SchemaRef> = LazyLock::new(|| with_seq_field(&EVENTS));
+static INSIGHTS_INTERNAL: LazyLock<SchemaRef> = LazyLock::new(|| with_seq_field(&INSIGHTS));
+static AGGREGATED_INTERNAL: LazyLock<SchemaRef> = LazyLock::new(|| with_seq_field(&AGGREGATED));
+
+/// A table's schema plus [`SEQ`].
+pub fn internal_schema(table: &Table) -> SchemaRef {
+    match table.name {
+        "insights" => INSIGHTS_INTERNAL.clone(),
+        "aggregated" => AGGREGATED_INTERNAL.clone(),
+        _ => EVENTS_INTERNAL.clone(),
+    }
+}
+
+/// Add the sequence column to a batch of a table's schema.
+pub fn with_seq(
+    table: &Table,
+    batch: &RecordBatch,
+    seq: UInt64Array,
+) -> Result<RecordBatch, ArrowError> {
     let mut columns = batch.columns().to_vec();
     columns.push(Arc::new(seq));
-    RecordBatch::try_new(internal_schema(), columns)
+    RecordBatch::try_new(internal_schema(table), columns)
 }
 
-fn without_seq(batch: RecordBatch) -> RecordBatch {
+fn without_seq(table: &Table, batch: RecordBatch) -> RecordBatch {
     let mut columns = batch.columns().to_vec();
     columns.pop();
-    RecordBatch::try_new(schema::event_schema(), columns)
-        .expect("internal schema is the event schema plus seq")
+    RecordBatch::try_new(table.schema(), columns).expect("internal schema is the table's plus seq")
+}
+
+/// The column at a path of top-level and struct member names.
+pub fn column_at(batch: &RecordBatch, path: &[&str]) -> ArrayRef {
+    let (first, rest) = path.split_first().expect("a path has a column");
+    let mut column = batch
+        .column_by_name(first)
+        .expect("path column exists")
+        .clone();
+    for name in rest {
+        column = column
+            .as_struct()
+            .column_by_name(name)
+            .expect("path member exists")
+            .clone();
+    }
+    column
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,43 +89,48 @@ pub enum DayError {
 }
 
 struct SortKeys {
+    table: &'static Table,
     converter: RowConverter,
-    time: usize,
-    id: usize,
-    seq: usize,
 }
 
 impl SortKeys {
-    fn new() -> Self {
-        let schema = internal_schema();
-        let field = |name: &str| schema.index_of(name).expect("sort column exists");
+    fn new(table: &'static Table) -> Self {
         let converter = RowConverter::new(vec![
-            SortField::new(schema.field(field(EVENT_TIME)).data_type().clone()),
+            SortField::new(DataType::Timestamp(
+                TimeUnit::Millisecond,
+                Some("UTC".into()),
+            )),
             SortField::new(DataType::Utf8),
             SortField::new(DataType::UInt64),
         ])
         .expect("sortable types");
-        SortKeys {
-            converter,
-            time: field(EVENT_TIME),
-            id: field(EVENT_ID),
-            seq: field(SEQ),
-        }
+        SortKeys { table, converter }
+    }
+
+    fn times(&self, batch: &RecordBatch) -> ArrayRef {
+        column_at(batch, self.table.time)
+    }
+
+    fn ids(&self, batch: &RecordBatch) -> ArrayRef {
+        column_at(batch, &[self.table.id])
     }
 
     fn rows(&self, batch: &RecordBatch) -> Result<Rows, ArrowError> {
         let cols: [ArrayRef; 3] = [
-            batch.column(self.time).clone(),
-            batch.column(self.id).clone(),
-            batch.column(self.seq).clone(),
+            self.times(batch),
+            self.ids(batch),
+            batch
+                .column_by_name(SEQ)
+                .expect("rows in flight carry seq")
+                .clone(),
         ];
         self.converter.convert_columns(&cols)
     }
 }
 
 /// The rows of one day gathered so far.
-#[derive(Default)]
 pub struct DayBuffer {
+    table: &'static Table,
     batches: Vec<RecordBatch>,
     memory: usize,
     runs: Vec<tempfile::NamedTempFile>,
@@ -107,6 +140,17 @@ pub struct DayBuffer {
 const SPILL_BATCH_ROWS: usize = 8192;
 
 impl DayBuffer {
+    /// An empty day of a table.
+    pub fn new(table: &'static Table) -> Self {
+        DayBuffer {
+            table,
+            batches: Vec::new(),
+            memory: 0,
+            runs: Vec::new(),
+            rows: 0,
+        }
+    }
+
     /// Add rows (of [`internal_schema`]).
     pub fn push(&mut self, batch: RecordBatch) {
         self.memory += batch.get_array_memory_size();
@@ -138,7 +182,7 @@ impl DayBuffer {
         }
         let batches = std::mem::take(&mut self.batches);
         self.memory = 0;
-        let keys = SortKeys::new();
+        let keys = SortKeys::new(self.table);
         let rows = batches
             .iter()
             .map(|b| keys.rows(b))
@@ -165,7 +209,8 @@ impl DayBuffer {
             .prefix("ctparquet-run-")
             .suffix(".arrow")
             .tempfile_in(dir)?;
-        let mut writer = FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema())?;
+        let mut writer =
+            FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema(self.table))?;
         for chunk in sorted {
             writer.write(&chunk?)?;
         }
@@ -178,7 +223,7 @@ impl DayBuffer {
     /// each (the last may be shorter). The batch boundaries depend only on the rows, never on
     /// how they were spilled, so the Parquet written from them is byte-for-byte reproducible.
     pub fn into_sorted(mut self, chunk_rows: usize) -> Result<SortedDay, DayError> {
-        let keys = SortKeys::new();
+        let keys = SortKeys::new(self.table);
         let mut cursors = Vec::new();
         for run in std::mem::take(&mut self.runs) {
             let reader = FileReader::try_new(BufReader::new(run.reopen()?), None)?;
@@ -231,6 +276,9 @@ struct Cursor {
     batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
     batch: RecordBatch,
     rows: Rows,
+    /// The batch's day-field and identity columns.
+    times: ArrayRef,
+    ids: ArrayRef,
     pos: usize,
     /// Index of `batch` in the current chunk's sources, once a row of it was taken.
     source: Option<usize>,
@@ -250,6 +298,8 @@ impl Cursor {
                 return Ok(Some(Cursor {
                     batches,
                     rows: keys.rows(&batch)?,
+                    times: keys.times(&batch),
+                    ids: keys.ids(&batch),
                     batch,
                     pos: 0,
                     source: None,
@@ -291,11 +341,8 @@ impl SortedDay {
             };
             let cursor = &mut self.cursors[best];
             let row = cursor.pos;
-            let time_col = cursor
-                .batch
-                .column(self.keys.time)
-                .as_primitive::<TimestampMillisecondType>();
-            let id_col = cursor.batch.column(self.keys.id).as_string::<i32>();
+            let time_col = cursor.times.as_primitive::<TimestampMillisecondType>();
+            let id_col = cursor.ids.as_string::<i32>();
             let time = time_col.is_valid(row).then(|| time_col.value(row));
             let duplicate = id_col.is_valid(row) && {
                 let id = id_col.value(row);
@@ -338,6 +385,8 @@ impl SortedDay {
                 match next {
                     Some(batch) => {
                         cursor.rows = self.keys.rows(&batch)?;
+                        cursor.times = self.keys.times(&batch);
+                        cursor.ids = self.keys.ids(&batch);
                         cursor.batch = batch;
                         cursor.pos = 0;
                         cursor.source = None;
@@ -355,7 +404,10 @@ impl SortedDay {
             return Ok(None);
         }
         let refs: Vec<&RecordBatch> = sources.iter().collect();
-        Ok(Some(without_seq(interleave_record_batch(&refs, &picks)?)))
+        Ok(Some(without_seq(
+            self.keys.table,
+            interleave_record_batch(&refs, &picks)?,
+        )))
     }
 }
 
@@ -386,7 +438,7 @@ mod tests {
     use crate::decode::EventBatchBuilder;
 
     fn rows(records: &[(&str, &str)], first_seq: u64) -> RecordBatch {
-        let mut b = EventBatchBuilder::new();
+        let mut b = EventBatchBuilder::new(&EVENTS);
         for (time, id) in records {
             let json =
                 format!(r#"{{"eventTime":"{time}","eventID":"{id}","eventName":"{id}@{time}"}}"#);
@@ -394,7 +446,7 @@ mod tests {
             b.append(&raw).unwrap();
         }
         let seq = UInt64Array::from_iter_values(first_seq..first_seq + records.len() as u64);
-        with_seq(&b.finish(), seq).unwrap()
+        with_seq(&EVENTS, &b.finish(), seq).unwrap()
     }
 
     fn collect(day: DayBuffer, chunk: usize) -> (Vec<String>, u64, Vec<usize>) {
@@ -432,7 +484,7 @@ mod tests {
 
     #[test]
     fn sorts_and_drops_duplicates() {
-        let mut day = DayBuffer::default();
+        let mut day = DayBuffer::new(&EVENTS);
         for b in sample() {
             day.push(b);
         }
@@ -453,14 +505,14 @@ mod tests {
     #[test]
     fn spilling_gives_the_same_batches() {
         let dir = tempfile::tempdir().unwrap();
-        let mut day = DayBuffer::default();
+        let mut day = DayBuffer::new(&EVENTS);
         for b in sample() {
             day.push(b);
             day.spill(dir.path()).unwrap();
         }
         assert_eq!(day.spilled_runs(), 3);
         assert_eq!(day.memory(), 0);
-        let mut in_memory = DayBuffer::default();
+        let mut in_memory = DayBuffer::new(&EVENTS);
         for b in sample() {
             in_memory.push(b);
         }

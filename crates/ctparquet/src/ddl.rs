@@ -1,7 +1,7 @@
 //! Table definitions for query engines, generated from the one schema: Athena (Glue) with
 //! partition projection, a DuckDB view, a Polars scan.
 
-use crate::schema::{EVENT_FIELDS, FieldSpec, Kind, UNMAPPED};
+use crate::schema::{FieldSpec, Kind, Table, UNMAPPED};
 
 /// The partition columns, in folder order, with their Hive/Athena types.
 pub const PARTITIONS: [(&str, &str); 5] = [
@@ -72,8 +72,9 @@ fn struct_members(children: &[FieldSpec]) -> String {
 }
 
 /// The data columns (name, Hive type), in file order: what a Glue table lists as its columns.
-pub fn hive_columns() -> Vec<(String, String)> {
-    let mut cols: Vec<(String, String)> = EVENT_FIELDS
+pub fn hive_columns(table: &Table) -> Vec<(String, String)> {
+    let mut cols: Vec<(String, String)> = table
+        .fields
         .iter()
         .map(|f| (f.name.to_string(), hive_type(f.kind)))
         .collect();
@@ -94,6 +95,8 @@ pub enum AccountProjection {
 /// What an Athena table needs to know.
 #[derive(Debug, Clone)]
 pub struct AthenaTable {
+    /// Which of ctparquet's tables.
+    pub kind: &'static Table,
     pub database: String,
     pub table: String,
     /// `s3://bucket/prefix` of the converted output.
@@ -139,7 +142,7 @@ impl AthenaTable {
 
     /// `CREATE EXTERNAL TABLE` for Athena.
     pub fn create_table(&self) -> String {
-        let columns = hive_columns()
+        let columns = hive_columns(self.kind)
             .iter()
             .map(|(name, ty)| format!("  `{name}` {ty}"))
             .collect::<Vec<_>>()
@@ -157,11 +160,12 @@ impl AthenaTable {
             .join(",\n");
         format!(
             "CREATE EXTERNAL TABLE IF NOT EXISTS `{db}`.`{table}` (\n{columns}\n)\n\
-             COMMENT 'AWS CloudTrail events (eventVersion 1.11 schema) written by ctparquet'\n\
+             COMMENT 'AWS CloudTrail {kind} written by ctparquet'\n\
              PARTITIONED BY ({partitions})\n\
              STORED AS PARQUET\n\
              LOCATION '{location}/'\n\
              TBLPROPERTIES (\n{props}\n);\n",
+            kind = self.kind.name,
             db = self.database,
             table = self.table,
             location = self.location.trim_end_matches('/'),
@@ -199,6 +203,7 @@ mod tests {
 
     fn table() -> AthenaTable {
         AthenaTable {
+            kind: &crate::schema::EVENTS,
             database: "security".into(),
             table: "cloudtrail".into(),
             location: "s3://lake/ct/".into(),
@@ -212,7 +217,7 @@ mod tests {
     #[test]
     fn athena_ddl_has_every_column_and_projection() {
         let ddl = table().create_table();
-        for (name, ty) in hive_columns() {
+        for (name, ty) in hive_columns(&crate::schema::EVENTS) {
             assert!(ddl.contains(&format!("`{name}` {ty}")), "{name}");
         }
         assert!(ddl.contains("`eventTime` timestamp"));
@@ -231,7 +236,11 @@ mod tests {
         assert_eq!(ddl.matches('(').count(), ddl.matches(')').count());
         // Partition columns are not data columns.
         for (p, _) in PARTITIONS {
-            assert!(!hive_columns().iter().any(|(c, _)| c == p));
+            assert!(
+                !hive_columns(&crate::schema::EVENTS)
+                    .iter()
+                    .any(|(c, _)| c == p)
+            );
         }
     }
 

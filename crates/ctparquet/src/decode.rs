@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::ops::Range;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
@@ -26,7 +26,7 @@ use arrow::datatypes::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
 use crate::json::{JsonType, Members, minify, raw_str};
-use crate::schema::{self, EVENT_FIELDS, FieldSpec, Kind};
+use crate::schema::{FieldSpec, Kind, Table};
 use crate::time::{ParsedTime, parse_event_time};
 
 /// What is wrong with a delivery file. The caller adds the file's name.
@@ -144,16 +144,6 @@ impl Extra<'_> {
 fn raw_extra(raw: &RawValue) -> Extra<'_> {
     Extra::Raw(minify(raw.get()))
 }
-
-/// The top-level fields of the event schema that come from [`EVENT_FIELDS`] (all but `unmapped`).
-static TOP_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
-    schema::event_schema()
-        .fields()
-        .iter()
-        .take(EVENT_FIELDS.len())
-        .cloned()
-        .collect()
-});
 
 fn struct_fields_of(field: &Field) -> Fields {
     match field.data_type() {
@@ -278,7 +268,10 @@ impl ColumnBuilder {
             }
             ColumnBuilder::Struct(s) if ty == JsonType::Object => {
                 match serde_json::from_str::<Members>(raw.get()) {
-                    Ok(members) => s.append_members(members).map(Extra::Object),
+                    // A struct may hold the table's day field (aggregated events' timeWindow).
+                    Ok(members) => s
+                        .append_members_with_time(members, times)
+                        .map(Extra::Object),
                     Err(_) => {
                         s.append_null();
                         Some(raw_extra(raw))
@@ -425,29 +418,33 @@ impl StructColumn {
     }
 }
 
-/// Accumulates records into a [`RecordBatch`] of [`schema::event_schema`].
+/// Accumulates records into a [`RecordBatch`] of a table's schema.
 pub struct EventBatchBuilder {
+    table: &'static Table,
     top: StructColumn,
     unmapped: StringBuilder,
     scratch: String,
     rows: usize,
 }
 
-impl Default for EventBatchBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl EventBatchBuilder {
-    pub fn new() -> Self {
-        Self::with_capacity(1024)
+    pub fn new(table: &'static Table) -> Self {
+        Self::with_capacity(table, 1024)
     }
 
     /// A builder sized for about `rows` records.
-    pub fn with_capacity(rows: usize) -> Self {
+    pub fn with_capacity(table: &'static Table, rows: usize) -> Self {
+        // The top-level fields of the table's schema (all but `unmapped`), shared, not rebuilt.
+        let top: Fields = table
+            .schema()
+            .fields()
+            .iter()
+            .take(table.fields.len())
+            .cloned()
+            .collect();
         EventBatchBuilder {
-            top: StructColumn::new(EVENT_FIELDS, TOP_FIELDS.clone(), rows),
+            table,
+            top: StructColumn::new(table.fields, top, rows),
             unmapped: StringBuilder::with_capacity(rows, 0),
             scratch: String::new(),
             rows: 0,
@@ -489,7 +486,7 @@ impl EventBatchBuilder {
         let (_, mut columns, _) = top.into_parts();
         columns.push(Arc::new(self.unmapped.finish()));
         self.rows = 0;
-        RecordBatch::try_new(schema::event_schema(), columns).expect("builders follow the schema")
+        RecordBatch::try_new(self.table.schema(), columns).expect("builders follow the schema")
     }
 }
 
@@ -506,10 +503,11 @@ pub struct DecodedChunk {
 /// Decode delivery files. A file is taken whole or reported whole: every record is checked to
 /// be a JSON object before any is added, so a bad file adds no rows.
 pub fn decode_files<'a>(
+    table: &'static Table,
     files: impl IntoIterator<Item = &'a [u8]>,
     max_inflated: u64,
 ) -> DecodedChunk {
-    let mut builder = EventBatchBuilder::new();
+    let mut builder = EventBatchBuilder::new(table);
     let mut event_times = Vec::new();
     let mut outcomes = Vec::new();
     for bytes in files {
@@ -548,8 +546,12 @@ pub fn decode_files<'a>(
 }
 
 /// Decode one delivery file (see [`decode_files`]).
-pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<RecordBatch, FileError> {
-    let mut chunk = decode_files([bytes], max_inflated);
+pub fn decode_file(
+    table: &'static Table,
+    bytes: &[u8],
+    max_inflated: u64,
+) -> Result<RecordBatch, FileError> {
+    let mut chunk = decode_files(table, [bytes], max_inflated);
     chunk.files.pop().expect("one file in, one out")?;
     Ok(chunk.batch)
 }
@@ -557,11 +559,12 @@ pub fn decode_file(bytes: &[u8], max_inflated: u64) -> Result<RecordBatch, FileE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{self, EVENTS};
     use arrow::array::{Array, AsArray};
 
     fn decode_one(record: &str) -> RecordBatch {
         let raw: &RawValue = serde_json::from_str(record).unwrap();
-        let mut b = EventBatchBuilder::new();
+        let mut b = EventBatchBuilder::new(&EVENTS);
         b.append(raw).unwrap();
         b.finish()
     }
@@ -618,33 +621,36 @@ mod tests {
 
     #[test]
     fn files_must_be_cloudtrail_logs() {
-        assert_eq!(decode_file(b"", 1 << 20).err(), Some(FileError::Empty));
+        assert_eq!(
+            decode_file(&EVENTS, b"", 1 << 20).err(),
+            Some(FileError::Empty)
+        );
         assert!(matches!(
-            decode_file(b"{\"Records\":", 1 << 20),
+            decode_file(&EVENTS, b"{\"Records\":", 1 << 20),
             Err(FileError::Json(_))
         ));
         assert!(matches!(
-            decode_file(b"[1,2]", 1 << 20),
+            decode_file(&EVENTS, b"[1,2]", 1 << 20),
             Err(FileError::NotCloudTrail(_))
         ));
         assert!(matches!(
-            decode_file(b"{\"a\":1}", 1 << 20),
+            decode_file(&EVENTS, b"{\"a\":1}", 1 << 20),
             Err(FileError::NotCloudTrail(_))
         ));
         assert!(matches!(
-            decode_file(b"{\"Records\":{}}", 1 << 20),
+            decode_file(&EVENTS, b"{\"Records\":{}}", 1 << 20),
             Err(FileError::NotCloudTrail(_))
         ));
         assert!(matches!(
-            decode_file(b"{\"Records\":[{},3]}", 1 << 20),
+            decode_file(&EVENTS, b"{\"Records\":[{},3]}", 1 << 20),
             Err(FileError::Record { index: 1, .. })
         ));
         assert!(matches!(
-            decode_file(&[0x1f, 0x8b, 8, 0, 0], 1 << 20),
+            decode_file(&EVENTS, &[0x1f, 0x8b, 8, 0, 0], 1 << 20),
             Err(FileError::Gzip(_))
         ));
         assert_eq!(
-            decode_file(b"{\"Records\":[]}", 1 << 20)
+            decode_file(&EVENTS, b"{\"Records\":[]}", 1 << 20)
                 .unwrap()
                 .num_rows(),
             0
@@ -655,7 +661,7 @@ mod tests {
     fn a_bad_file_among_good_ones_adds_no_rows() {
         let good = br#"{"Records":[{"eventID":"a"},{"eventID":"b"}]}"#;
         let bad = br#"{"Records":[{"eventID":"c"},"not an object"]}"#;
-        let chunk = decode_files([&good[..], &bad[..], &good[..]], 1 << 20);
+        let chunk = decode_files(&EVENTS, [&good[..], &bad[..], &good[..]], 1 << 20);
         assert_eq!(chunk.batch.num_rows(), 4);
         assert_eq!(chunk.event_times.len(), 4);
         assert_eq!(chunk.files[0], Ok(0..2));

@@ -8,12 +8,6 @@ use object_store::path::Path;
 
 use crate::time::day_partition;
 
-/// The folders under an account that hold events of the events table: management and data events
-/// (`CloudTrail`) and network activity events, which have the same record shape
-/// (`CloudTrail-NetworkActivity`). The other siblings (`CloudTrail-Digest`, `CloudTrail-Insight`,
-/// `CloudTrail-Aggregated`, ...) hold other shapes and are never read as events.
-pub const EVENT_FOLDERS: [&str; 2] = ["CloudTrail", "CloudTrail-NetworkActivity"];
-
 /// Is this listing entry under `AWSLogs/` an organization id (`o-` then lower-case letters and
 /// digits; AWS documents 10 to 32 of them, sanitised real logs have fewer)?
 pub fn is_org_id(name: &str) -> bool {

@@ -6,7 +6,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StructArray};
 use arrow::datatypes::TimestampMillisecondType;
 use serde_json::{Map, Value};
 
-use crate::schema::{EVENT_FIELDS, FieldSpec, Kind, UNMAPPED};
+use crate::schema::{FieldSpec, Kind, Table, UNMAPPED};
 use crate::time::format_event_time;
 
 /// Why a row could not be rebuilt (a file not written by this schema).
@@ -17,15 +17,15 @@ pub struct RebuildError {
     pub reason: String,
 }
 
-/// Rebuild every row of a batch of the event schema.
-pub fn rebuild_batch(batch: &RecordBatch) -> Result<Vec<Value>, RebuildError> {
+/// Rebuild every row of a batch of a table's schema.
+pub fn rebuild_batch(table: &Table, batch: &RecordBatch) -> Result<Vec<Value>, RebuildError> {
     let top = StructArray::from(batch.clone());
     let unmapped = batch
         .column_by_name(UNMAPPED)
         .map(|c| c.as_string::<i32>().clone());
     (0..batch.num_rows())
         .map(|row| {
-            let mut record = object(EVENT_FIELDS, &top, row)?;
+            let mut record = object(table.fields, &top, row)?;
             if let Some(u) = unmapped.as_ref().filter(|u| u.is_valid(row)) {
                 let over: Value = serde_json::from_str(u.value(row)).map_err(|e| RebuildError {
                     row,
@@ -107,9 +107,9 @@ mod tests {
 
     fn round_trip(record: &str) {
         let raw: &RawValue = serde_json::from_str(record).unwrap();
-        let mut b = EventBatchBuilder::new();
+        let mut b = EventBatchBuilder::new(&crate::schema::EVENTS);
         b.append(raw).unwrap();
-        let rebuilt = rebuild_batch(&b.finish()).unwrap();
+        let rebuilt = rebuild_batch(&crate::schema::EVENTS, &b.finish()).unwrap();
         let source: Value = serde_json::from_str(record).unwrap();
         assert_eq!(rebuilt[0], source);
     }

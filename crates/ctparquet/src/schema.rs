@@ -170,6 +170,163 @@ pub const EVENT_FIELDS: &[FieldSpec] = &[
     f("eventContext", Json, "1.11"),
 ];
 
+const INSIGHT_DETAILS: &[FieldSpec] = &[
+    f("state", Str, "1.07"),
+    f("eventSource", Str, "1.07"),
+    f("eventName", Str, "1.07"),
+    f("insightType", Str, "1.07"),
+    f("errorCode", Str, "1.07"),
+    f("insightContext", Json, "1.07"),
+];
+
+/// CloudTrail Insights events (`CloudTrail-Insight/` folders).
+pub const INSIGHT_FIELDS: &[FieldSpec] = &[
+    f("eventVersion", Str, "1.07"),
+    f(EVENT_TIME, Timestamp, "1.07"),
+    f("awsRegion", Str, "1.07"),
+    f(EVENT_ID, Str, "1.07"),
+    f("eventType", Str, "1.07"),
+    f("recipientAccountId", Str, "1.07"),
+    f("sharedEventID", Str, "1.07"),
+    f("insightDetails", Struct(INSIGHT_DETAILS), "1.07"),
+    f("eventCategory", Str, "1.07"),
+];
+
+const TIME_WINDOW: &[FieldSpec] = &[
+    // The start decides the record's day; the end is exclusive (often the next midnight).
+    f("windowStart", Timestamp, "1.0"),
+    f("windowEnd", Str, "1.0"),
+    f("windowSize", Str, "1.0"),
+];
+
+/// CloudTrail aggregated events (`CloudTrail-Aggregated/` folders): 5-minute summaries of data
+/// events.
+pub const AGGREGATED_FIELDS: &[FieldSpec] = &[
+    f("eventVersion", Str, "1.0"),
+    f("accountId", Str, "1.0"),
+    f("eventId", Str, "1.0"),
+    f("eventCategory", Str, "1.0"),
+    f("eventType", Str, "1.0"),
+    f("awsRegion", Str, "1.0"),
+    f("eventSource", Str, "1.0"),
+    f("timeWindow", Struct(TIME_WINDOW), "1.0"),
+    f("summary", Json, "1.0"),
+];
+
+/// One output table: its fields, where its records are delivered, what decides a record's day
+/// and identity. Each table has exactly one [`Kind::Timestamp`] field, its day field.
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub fields: &'static [FieldSpec],
+    /// Folders under `AWSLogs/[o-ORG/]ACCOUNT/` that hold its records.
+    pub folders: &'static [&'static str],
+    /// The path of the day field: the UTC day of its instant is the record's day.
+    pub time: &'static [&'static str],
+    /// The top-level identity column: records with the same identity and time are duplicates.
+    pub id: &'static str,
+    /// Columns that get a bloom filter unless told otherwise.
+    pub bloom_filter_columns: &'static [&'static str],
+    schema: &'static LazyLock<SchemaRef>,
+}
+
+static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(EVENT_FIELDS));
+static INSIGHTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(INSIGHT_FIELDS));
+static AGGREGATED_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(AGGREGATED_FIELDS));
+
+/// API, data and network activity events: the main table.
+pub static EVENTS: Table = Table {
+    name: "events",
+    fields: EVENT_FIELDS,
+    folders: &["CloudTrail", "CloudTrail-NetworkActivity"],
+    time: &[EVENT_TIME],
+    id: EVENT_ID,
+    bloom_filter_columns: &[
+        "eventName",
+        "eventSource",
+        "eventID",
+        "userIdentity.arn",
+        "userIdentity.accessKeyId",
+        "sourceIPAddress",
+    ],
+    schema: &EVENTS_SCHEMA,
+};
+
+/// Insights events.
+pub static INSIGHTS: Table = Table {
+    name: "insights",
+    fields: INSIGHT_FIELDS,
+    folders: &["CloudTrail-Insight"],
+    time: &[EVENT_TIME],
+    id: EVENT_ID,
+    bloom_filter_columns: &["eventID", "insightDetails.eventName"],
+    schema: &INSIGHTS_SCHEMA,
+};
+
+/// Aggregated events.
+pub static AGGREGATED: Table = Table {
+    name: "aggregated",
+    fields: AGGREGATED_FIELDS,
+    folders: &["CloudTrail-Aggregated"],
+    time: &["timeWindow", "windowStart"],
+    id: "eventId",
+    bloom_filter_columns: &["eventId", "eventSource"],
+    schema: &AGGREGATED_SCHEMA,
+};
+
+/// Every table, by name.
+pub static TABLES: [&Table; 3] = [&EVENTS, &INSIGHTS, &AGGREGATED];
+
+impl Table {
+    /// The table of this name (`events`, `insights`, `aggregated`).
+    pub fn named(name: &str) -> Option<&'static Table> {
+        TABLES.iter().copied().find(|t| t.name == name)
+    }
+
+    /// The Parquet schema: the fields, then [`UNMAPPED`].
+    pub fn schema(&self) -> SchemaRef {
+        (*self.schema).clone()
+    }
+
+    /// Dotted paths of every leaf column, in Parquet leaf order.
+    pub fn leaf_paths(&self) -> Vec<String> {
+        fn walk(prefix: &str, fields: &[FieldSpec], out: &mut Vec<String>) {
+            for spec in fields {
+                let path = if prefix.is_empty() {
+                    spec.name.to_string()
+                } else {
+                    format!("{prefix}.{}", spec.name)
+                };
+                match spec.kind {
+                    Struct(children) | ListOfStruct(children) => walk(&path, children, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk("", self.fields, &mut out);
+        out.push(UNMAPPED.to_string());
+        out
+    }
+
+    /// The day field as a dotted path.
+    pub fn time_path(&self) -> String {
+        self.time.join(".")
+    }
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+fn build_schema(fields: &[FieldSpec]) -> SchemaRef {
+    let mut out: Vec<Field> = fields.iter().map(arrow_field).collect();
+    out.push(json_field(Field::new(UNMAPPED, DataType::Utf8, true)));
+    Arc::new(Schema::new(out))
+}
+
 /// The Arrow type of a field.
 pub fn data_type(kind: Kind) -> DataType {
     match kind {
@@ -206,46 +363,14 @@ pub fn struct_fields(children: &[FieldSpec]) -> Fields {
     children.iter().map(arrow_field).collect()
 }
 
-static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields: Vec<Field> = EVENT_FIELDS.iter().map(arrow_field).collect();
-    fields.push(json_field(Field::new(UNMAPPED, DataType::Utf8, true)));
-    Arc::new(Schema::new(fields))
-});
-
-/// The schema of the Parquet files: every field of [`EVENT_FIELDS`], then [`UNMAPPED`].
+/// The schema of the events table.
 pub fn event_schema() -> SchemaRef {
-    EVENT_SCHEMA.clone()
+    EVENTS.schema()
 }
 
-/// Index of a top-level column in [`event_schema`].
-pub fn column_index(name: &str) -> usize {
-    EVENT_SCHEMA
-        .index_of(name)
-        .unwrap_or_else(|_| panic!("{name} is a column of the event schema"))
-}
-
-/// Dotted paths of every leaf column (`userIdentity.sessionContext.sessionIssuer.arn`), for
-/// configuring per-column Parquet options by name.
+/// Dotted paths of every leaf column of the events table.
 pub fn leaf_paths() -> Vec<String> {
-    fn walk(prefix: &str, fields: &[FieldSpec], out: &mut Vec<String>) {
-        for spec in fields {
-            let path = if prefix.is_empty() {
-                spec.name.to_string()
-            } else {
-                format!("{prefix}.{}", spec.name)
-            };
-            match spec.kind {
-                Struct(children) => walk(&path, children, out),
-                // Parquet names list leaves `resources.list.element.ARN`; we accept the short form.
-                ListOfStruct(children) => walk(&path, children, out),
-                _ => out.push(path),
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk("", EVENT_FIELDS, &mut out);
-    out.push(UNMAPPED.to_string());
-    out
+    EVENTS.leaf_paths()
 }
 
 #[cfg(test)]
@@ -289,6 +414,37 @@ mod tests {
         for name in ["requestParameters", "responseElements", UNMAPPED] {
             let field = schema.field_with_name(name).unwrap();
             assert_eq!(field.extension_type_name(), Some("arrow.json"), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_table_has_one_day_field_at_its_time_path() {
+        fn timestamps(prefix: &str, fields: &[FieldSpec], out: &mut Vec<String>) {
+            for f in fields {
+                let path = if prefix.is_empty() {
+                    f.name.to_string()
+                } else {
+                    format!("{prefix}.{}", f.name)
+                };
+                match f.kind {
+                    Kind::Timestamp => out.push(path),
+                    Kind::Struct(c) | Kind::ListOfStruct(c) => timestamps(&path, c, out),
+                    _ => {}
+                }
+            }
+        }
+        for table in TABLES {
+            let mut found = Vec::new();
+            timestamps("", table.fields, &mut found);
+            assert_eq!(found, [table.time_path()], "{}", table.name);
+            assert!(table.schema().index_of(table.id).is_ok(), "{}", table.name);
+            for col in table.bloom_filter_columns {
+                assert!(
+                    table.leaf_paths().iter().any(|p| p == col),
+                    "{} {col}",
+                    table.name
+                );
+            }
         }
     }
 

@@ -20,7 +20,7 @@ use parquet::schema::types::ColumnPath;
 use tokio::io::AsyncReadExt;
 
 use crate::layout;
-use crate::schema::{self, EVENT_FIELDS, EVENT_ID, EVENT_TIME, FieldSpec, Kind};
+use crate::schema::{self, FieldSpec, Kind, Table};
 use crate::store::Location;
 
 /// The version written into every file's metadata.
@@ -97,8 +97,10 @@ pub struct ParquetOptions {
     /// A part file is closed once it reaches about this size and the next one begins.
     pub target_file_bytes: u64,
     pub statistics: Statistics,
-    /// Columns (dotted leaf paths, e.g. `userIdentity.arn`) that get a bloom filter.
-    pub bloom_filter_columns: Vec<String>,
+    /// Columns (dotted leaf paths, e.g. `userIdentity.arn`) that get a bloom filter; `None`: the
+    /// table's own choice (for events: eventName, eventSource, eventID, userIdentity.arn,
+    /// userIdentity.accessKeyId, sourceIPAddress).
+    pub bloom_filter_columns: Option<Vec<String>>,
     /// False-positive probability the bloom filters are sized (and folded) for.
     pub bloom_filter_fpp: f64,
     pub dictionary: bool,
@@ -111,16 +113,7 @@ impl Default for ParquetOptions {
             row_group_rows: 128 * 1024,
             target_file_bytes: 512 * 1024 * 1024,
             statistics: Statistics::Page,
-            bloom_filter_columns: [
-                "eventName",
-                "eventSource",
-                "eventID",
-                "userIdentity.arn",
-                "userIdentity.accessKeyId",
-                "sourceIPAddress",
-            ]
-            .map(String::from)
-            .to_vec(),
+            bloom_filter_columns: None,
             bloom_filter_fpp: 0.01,
             dictionary: true,
         }
@@ -128,7 +121,7 @@ impl Default for ParquetOptions {
 }
 
 /// The Parquet path of a dotted leaf path (`resources.ARN` is `resources.list.element.ARN`).
-pub fn column_path(dotted: &str) -> Option<ColumnPath> {
+pub fn column_path(table: &Table, dotted: &str) -> Option<ColumnPath> {
     fn walk(specs: &[FieldSpec], parts: &[&str], out: &mut Vec<String>) -> bool {
         let Some((first, rest)) = parts.split_first() else {
             return false;
@@ -151,12 +144,12 @@ pub fn column_path(dotted: &str) -> Option<ColumnPath> {
     }
     let parts: Vec<&str> = dotted.split('.').collect();
     let mut out = Vec::new();
-    walk(EVENT_FIELDS, &parts, &mut out).then(|| ColumnPath::new(out))
+    walk(table.fields, &parts, &mut out).then(|| ColumnPath::new(out))
 }
 
 impl ParquetOptions {
-    /// The arrow-rs writer properties these options stand for.
-    pub fn writer_properties(&self) -> Result<WriterProperties, String> {
+    /// The arrow-rs writer properties these options stand for, for a table.
+    pub fn writer_properties(&self, table: &Table) -> Result<WriterProperties, String> {
         let compression = match self.compression {
             Codec::Zstd(level) => {
                 Compression::ZSTD(ZstdLevel::try_new(level).map_err(|e| e.to_string())?)
@@ -174,7 +167,7 @@ impl ParquetOptions {
         if !(self.bloom_filter_fpp > 0.0 && self.bloom_filter_fpp < 1.0) {
             return Err("bloom filter false-positive probability must be between 0 and 1".into());
         }
-        let leaves = schema::leaf_paths();
+        let leaves = table.leaf_paths();
         let leaf_index = |name: &str| {
             leaves
                 .iter()
@@ -193,12 +186,12 @@ impl ParquetOptions {
             .set_created_by(format!("ctparquet version {CONVERTER_VERSION}"))
             .set_sorting_columns(Some(vec![
                 SortingColumn {
-                    column_idx: leaf_index(EVENT_TIME),
+                    column_idx: leaf_index(&table.time_path()),
                     descending: false,
                     nulls_first: true,
                 },
                 SortingColumn {
-                    column_idx: leaf_index(EVENT_ID),
+                    column_idx: leaf_index(table.id),
                     descending: false,
                     nulls_first: true,
                 },
@@ -211,11 +204,19 @@ impl ParquetOptions {
                 ),
                 KeyValue::new(
                     "ctparquet.sorted_by".into(),
-                    format!("{EVENT_TIME},{EVENT_ID}"),
+                    format!("{},{}", table.time_path(), table.id),
                 ),
             ]));
-        for column in &self.bloom_filter_columns {
-            let path = column_path(column).ok_or_else(|| {
+        let columns: Vec<String> = match &self.bloom_filter_columns {
+            Some(columns) => columns.clone(),
+            None => table
+                .bloom_filter_columns
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        for column in &columns {
+            let path = column_path(table, column).ok_or_else(|| {
                 format!("bloom filter column {column:?} is not a column (leaf paths look like userIdentity.arn)")
             })?;
             builder = builder
@@ -253,6 +254,7 @@ pub enum SinkError {
 
 /// Encode the sorted batches of one day into part files in `staging`.
 pub fn encode_day(
+    table: &Table,
     batches: impl Iterator<Item = Result<RecordBatch, crate::day::DayError>>,
     staging: &FsPath,
     props: &WriterProperties,
@@ -264,11 +266,8 @@ pub fn encode_day(
         let batch = batch?;
         if current.is_none() {
             let path = staging.join(layout::part_file_name(parts.len()));
-            let writer = ArrowWriter::try_new(
-                File::create(&path)?,
-                schema::event_schema(),
-                Some(props.clone()),
-            )?;
+            let writer =
+                ArrowWriter::try_new(File::create(&path)?, table.schema(), Some(props.clone()))?;
             current = Some((writer, path, 0));
         }
         let (writer, _, rows) = current.as_mut().expect("opened above");
@@ -395,26 +394,32 @@ mod tests {
     #[test]
     fn column_paths_reach_nested_leaves() {
         assert_eq!(
-            column_path("userIdentity.arn").unwrap().string(),
+            column_path(&schema::EVENTS, "userIdentity.arn")
+                .unwrap()
+                .string(),
             "userIdentity.arn"
         );
         assert_eq!(
-            column_path("resources.ARN").unwrap().string(),
+            column_path(&schema::EVENTS, "resources.ARN")
+                .unwrap()
+                .string(),
             "resources.list.element.ARN"
         );
-        assert!(column_path("userIdentity").is_none());
-        assert!(column_path("nope").is_none());
+        assert!(column_path(&schema::EVENTS, "userIdentity").is_none());
+        assert!(column_path(&schema::EVENTS, "nope").is_none());
     }
 
     #[test]
     fn default_options_build() {
-        ParquetOptions::default().writer_properties().unwrap();
+        for table in schema::TABLES {
+            ParquetOptions::default().writer_properties(table).unwrap();
+        }
         let bad = ParquetOptions {
-            bloom_filter_columns: vec!["userIdentity.nope".into()],
+            bloom_filter_columns: Some(vec!["userIdentity.nope".into()]),
             ..Default::default()
         };
         assert!(
-            bad.writer_properties()
+            bad.writer_properties(&schema::EVENTS)
                 .unwrap_err()
                 .contains("userIdentity.nope")
         );

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
-use crate::layout::{self, EVENT_FOLDERS};
+use crate::layout;
 use crate::store::Location;
 
 /// One account and region, with every `.../CloudTrail/REGION` folder that holds its logs (an
@@ -53,10 +53,12 @@ async fn list_dirs(source: &Location, prefix: &Path) -> Result<Vec<String>, Sour
     }
 }
 
-/// Find the trails under `SOURCE/AWSLogs/`, with or without organization levels, keeping only
+/// Find the trails under `SOURCE/AWSLogs/` (the `folders` under each account, e.g.
+/// `CloudTrail`), with or without organization levels, keeping only
 /// the allowed accounts and regions (`None` allows all). Sorted by account, then region.
 pub async fn discover(
     source: &Location,
+    folders: &[&str],
     accounts: Option<&[String]>,
     regions: Option<&[String]>,
 ) -> Result<Vec<Trail>, SourceError> {
@@ -79,7 +81,7 @@ pub async fn discover(
         if accounts.is_some_and(|allowed| !allowed.contains(&account)) {
             continue;
         }
-        for folder in EVENT_FOLDERS {
+        for &folder in folders {
             let events = root.clone().join(folder);
             for region in list_dirs(source, &events).await? {
                 if !layout::is_region(&region)

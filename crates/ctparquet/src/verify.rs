@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::decode::{FileError, inflate};
 use crate::layout::{self, iso_date};
 use crate::rebuild::rebuild_batch;
+use crate::schema::{EVENTS, Table};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
 use crate::time::{day_of_millis, parse_event_time};
@@ -35,6 +36,7 @@ pub struct VerifyOptions {
     pub regions: Option<Vec<String>>,
     pub concurrency: usize,
     pub max_file_bytes: u64,
+    pub table: &'static Table,
 }
 
 impl VerifyOptions {
@@ -47,6 +49,7 @@ impl VerifyOptions {
             regions: None,
             concurrency: 64,
             max_file_bytes: 512 * 1024 * 1024,
+            table: &EVENTS,
         }
     }
 }
@@ -105,12 +108,16 @@ pub enum VerifyError {
     Destination { file: String, reason: String },
 }
 
-/// The identity of an event: eventID and eventTime text, or its whole content.
-fn event_key(record: &Value, digest: u64) -> String {
-    match record.get("eventID").and_then(Value::as_str) {
+/// The value at a path of member names.
+fn at<'a>(record: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(record, |v, name| v.get(name))
+}
+
+/// The identity of an event: its id and day-field text, or its whole content.
+fn event_key(table: &Table, record: &Value, digest: u64) -> String {
+    match record.get(table.id).and_then(Value::as_str) {
         Some(id) => {
-            let time = record
-                .get("eventTime")
+            let time = at(record, table.time)
                 .map(|t| t.to_string())
                 .unwrap_or_default();
             format!("{id}\u{1f}{time}")
@@ -171,8 +178,14 @@ pub async fn verify(
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
     let mut report = VerifyReport::default();
-    let trails =
-        source::discover(source, opts.accounts.as_deref(), opts.regions.as_deref()).await?;
+    let table = opts.table;
+    let trails = source::discover(
+        source,
+        table.folders,
+        opts.accounts.as_deref(),
+        opts.regions.as_deref(),
+    )
+    .await?;
     let lateness = Days::new(opts.lateness_days.into());
     let last_folder = opts.to.checked_add_days(lateness).unwrap_or(opts.to);
     for trail in trails {
@@ -196,8 +209,7 @@ pub async fn verify(
                 match parse_source(&bytes, opts.max_file_bytes) {
                     Ok(records) => {
                         for record in records {
-                            let day = record
-                                .get("eventTime")
+                            let day = at(&record, table.time)
                                 .and_then(Value::as_str)
                                 .and_then(parse_event_time)
                                 .map_or(folder, |t| day_of_millis(t.millis()));
@@ -207,15 +219,16 @@ pub async fn verify(
                                 continue;
                             };
                             let d = digest(&record);
-                            let has_id = record.get("eventID").is_some_and(Value::is_string);
-                            let entry = events.entry(event_key(&record, d)).or_insert_with(|| {
-                                SourceEvent {
-                                    digests: Vec::new(),
-                                    record,
-                                    expected: 0,
-                                    seen: 0,
-                                }
-                            });
+                            let has_id = record.get(table.id).is_some_and(Value::is_string);
+                            let entry =
+                                events
+                                    .entry(event_key(table, &record, d))
+                                    .or_insert_with(|| SourceEvent {
+                                        digests: Vec::new(),
+                                        record,
+                                        expected: 0,
+                                        seen: 0,
+                                    });
                             if !entry.digests.contains(&d) {
                                 entry.digests.push(d);
                             }
@@ -229,7 +242,7 @@ pub async fn verify(
             }
         }
         for (day, events) in days {
-            check_day(dest, &trail, day, events, &mut report).await?;
+            check_day(table, dest, &trail, day, events, &mut report).await?;
         }
     }
     Ok(report)
@@ -246,6 +259,7 @@ fn parse_source(bytes: &[u8], max: u64) -> Result<Vec<Value>, FileError> {
 }
 
 async fn check_day(
+    table: &Table,
     dest: &Location,
     trail: &Trail,
     day: NaiveDate,
@@ -299,10 +313,10 @@ async fn check_day(
             .map_err(|e| fail(e.to_string()))?;
         for batch in reader {
             let batch = batch.map_err(|e| fail(e.to_string()))?;
-            for row in rebuild_batch(&batch).map_err(|e| fail(e.to_string()))? {
+            for row in rebuild_batch(table, &batch).map_err(|e| fail(e.to_string()))? {
                 report.destination_rows += 1;
                 let d = digest(&row);
-                let key = event_key(&row, d);
+                let key = event_key(table, &row, d);
                 match events.get_mut(&key) {
                     None => report.differences.push(diff(
                         DifferenceKind::Extra,

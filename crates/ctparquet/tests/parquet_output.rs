@@ -134,7 +134,7 @@ fn options_are_honoured() {
     let (_work, files) = converted(|o| {
         o.parquet.compression = Codec::Snappy;
         o.parquet.row_group_rows = 500;
-        o.parquet.bloom_filter_columns = vec![];
+        o.parquet.bloom_filter_columns = Some(vec![]);
         o.parquet.statistics = ctparquet::sink::Statistics::Chunk;
     });
     let r = reader(&files[0]);

@@ -103,8 +103,13 @@ pub fn parquet_files(dest: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Read back and rebuild every row under `dest`.
+/// Read back and rebuild every row under `dest` (events table).
 pub fn read_output(dest: &Path) -> Vec<OutputRow> {
+    read_table(dest, &ctparquet::schema::EVENTS)
+}
+
+/// Read back and rebuild every row of a table under `dest`.
+pub fn read_table(dest: &Path, table: &ctparquet::schema::Table) -> Vec<OutputRow> {
     let mut rows = Vec::new();
     for file in parquet_files(dest) {
         let rel = file
@@ -119,7 +124,7 @@ pub fn read_output(dest: &Path) -> Vec<OutputRow> {
             .build()
             .unwrap();
         for batch in reader {
-            for record in rebuild_batch(&batch.unwrap()).unwrap() {
+            for record in rebuild_batch(table, &batch.unwrap()).unwrap() {
                 rows.push(OutputRow {
                     account: account.clone(),
                     region: region.clone(),
