@@ -17,4 +17,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 cargo test --workspace --locked
+# The decoder fuzzed for a fixed number of runs (seeded from the shared real data).
+scripts/fuzz.sh
 CTPARQUET_BIN="$PWD/target/debug/ctparquet" .venv/bin/python -m pytest tests/python -q

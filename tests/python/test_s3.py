@@ -75,6 +75,12 @@ def test_s3_to_s3_is_byte_identical_to_local(server, tree):
     assert summaries[0]["source_files_read"] > 0 and summaries[0]["bad_files"] == []
     remote = download_prefix(server.client(), "lake", "ct")
     assert remote == local_files(tree["local"])
+    # verify reads the S3 source again and proves the S3 destination holds exactly it.
+    for a, b in RANGES:
+        out = ctparquet("verify", "s3://logs/trail", "s3://lake/ct", "--from", a, "--to", b, "--json",
+                        endpoint=server.endpoint)
+        report = json.loads(out.stdout)
+        assert report["differences"] == [] and report["destination_rows"] > 0
 
 
 def test_mixed_s3_and_local(server, tree):
