@@ -490,3 +490,43 @@ fn retention_removes_only_whole_days_older_than_the_cutoff() {
             .all(|(k, v)| after.get(k) == Some(v))
     );
 }
+
+#[test]
+fn trails_with_and_without_a_bucket_prefix_side_by_side_stay_apart() {
+    let work = tempfile::tempdir().unwrap();
+    let bucket = work.path().join("bucket");
+    let d = date("2026-08-01");
+    // s3://bucket/AWSLogs/... (no prefix) and s3://bucket/team-a/AWSLogs/... (a prefix), one of
+    // them an organization trail.
+    write_delivery(
+        &bucket,
+        A,
+        "us-east-1",
+        d,
+        "root",
+        &[ev("root-1", "2026-08-01T01:00:00Z")],
+    );
+    let org = bucket
+        .join("team-a/AWSLogs/o-exampleorg1/")
+        .join(A)
+        .join("CloudTrail/us-east-1/2026/08/01");
+    std::fs::create_dir_all(&org).unwrap();
+    let body =
+        serde_json::to_vec(&json!({"Records": [ev("team-1", "2026-08-01T02:00:00Z")]})).unwrap();
+    std::fs::write(
+        org.join(format!("{A}_CloudTrail_us-east-1_20260801T0200Z_t.json.gz")),
+        gzip(&body),
+    )
+    .unwrap();
+
+    let root_out = work.path().join("root-out");
+    convert(&bucket, &root_out, &ConvertOptions::days(d, d));
+    assert_eq!(names_by_day(&read_output(&root_out))[&d], ["root-1"]);
+    let team_out = work.path().join("team-out");
+    convert(
+        &bucket.join("team-a"),
+        &team_out,
+        &ConvertOptions::days(d, d),
+    );
+    assert_eq!(names_by_day(&read_output(&team_out))[&d], ["team-1"]);
+}
