@@ -203,13 +203,10 @@ impl S3Args {
     }
 }
 
+/// Which days, accounts and regions a command works on (the same for convert and verify).
 #[derive(Args, Debug)]
-pub struct ConvertArgs {
-    /// Folder (or bucket prefix) that holds AWSLogs/.
-    pub source: String,
-    /// Folder (or bucket prefix) to write the Hive-partitioned Parquet under.
-    pub dest: String,
-    /// Convert this one UTC day (YYYY-MM-DD).
+pub struct DaysArgs {
+    /// One UTC day (YYYY-MM-DD).
     #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
     pub date: Option<NaiveDate>,
     /// First day of a range (YYYY-MM-DD).
@@ -227,6 +224,42 @@ pub struct ConvertArgs {
     /// Date folders after a day that are read for its late events.
     #[arg(long, default_value_t = 1)]
     pub lateness_days: u32,
+    /// The table: events, insights or aggregated.
+    #[arg(long, value_enum, default_value_t = TableArg::Events)]
+    pub table: TableArg,
+}
+
+impl DaysArgs {
+    /// (first day, last day), inclusive.
+    pub fn range(&self) -> Result<(NaiveDate, NaiveDate)> {
+        let (from, to) = match (self.date, self.from, self.to) {
+            (Some(d), _, _) => (d, d),
+            (None, Some(f), Some(t)) => (f, t),
+            _ => bail!("give --date DAY, or --from DAY --to DAY"),
+        };
+        if from > to {
+            bail!("--from {from} is after --to {to}");
+        }
+        Ok((from, to))
+    }
+
+    pub fn accounts(&self) -> Option<Vec<String>> {
+        self.accounts.as_deref().map(clean_list)
+    }
+
+    pub fn regions(&self) -> Option<Vec<String>> {
+        self.regions.as_deref().map(clean_list)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// Folder (or bucket prefix) that holds AWSLogs/.
+    pub source: String,
+    /// Folder (or bucket prefix) to write the Hive-partitioned Parquet under.
+    pub dest: String,
+    #[command(flatten)]
+    pub days: DaysArgs,
     /// Report bad files and go on, instead of leaving the days they may hold events of unwritten.
     #[arg(long)]
     pub skip_bad_files: bool,
@@ -272,28 +305,19 @@ pub struct ConvertArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
-    /// The table to convert. Insights and aggregated events have shapes of their own: give them
-    /// a DEST of their own (not inside the events DEST, whose readers glob every file below it).
-    #[arg(long, value_enum, default_value_t = TableArg::Events)]
-    pub table: TableArg,
+
     #[command(flatten)]
     pub s3: S3Args,
 }
 
 impl ConvertArgs {
     pub fn to_options(&self) -> Result<ConvertOptions> {
-        let (from, to) = match (self.date, self.from, self.to) {
-            (Some(d), _, _) => (d, d),
-            (None, Some(f), Some(t)) => (f, t),
-            _ => bail!("give --date DAY, or --from DAY --to DAY"),
-        };
-        if from > to {
-            bail!("--from {from} is after --to {to}");
-        }
+        let (from, to) = self.days.range()?;
         let mut opts = ConvertOptions::days(from, to);
-        opts.lateness_days = self.lateness_days;
-        opts.accounts = self.accounts.as_deref().map(clean_list);
-        opts.regions = self.regions.as_deref().map(clean_list);
+        opts.lateness_days = self.days.lateness_days;
+        opts.accounts = self.days.accounts();
+        opts.regions = self.days.regions();
+        opts.table = self.days.table.table();
         opts.skip_bad_files = self.skip_bad_files;
         opts.concurrency = self.concurrency.max(1);
         opts.read_ahead_bytes = self.read_ahead;
@@ -310,7 +334,6 @@ impl ConvertArgs {
             dictionary: !self.no_dictionary,
         };
         // Fail on bad Parquet options before any work is done.
-        opts.table = self.table.table();
         opts.parquet
             .writer_properties(opts.table)
             .map_err(anyhow::Error::msg)?;
@@ -324,22 +347,9 @@ pub struct VerifyArgs {
     pub source: String,
     /// The destination given to `convert`.
     pub dest: String,
-    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
-    pub date: Option<NaiveDate>,
-    #[arg(long, requires = "to")]
-    pub from: Option<NaiveDate>,
-    #[arg(long, requires = "from")]
-    pub to: Option<NaiveDate>,
-    #[arg(long, value_delimiter = ',')]
-    pub accounts: Option<Vec<String>>,
-    #[arg(long, value_delimiter = ',')]
-    pub regions: Option<Vec<String>>,
-    /// As given to `convert`.
-    #[arg(long, default_value_t = 1)]
-    pub lateness_days: u32,
-    /// As given to `convert`.
-    #[arg(long, value_enum, default_value_t = TableArg::Events)]
-    pub table: TableArg,
+    /// The same days, accounts, regions, lateness and table as given to `convert`.
+    #[command(flatten)]
+    pub days: DaysArgs,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -349,16 +359,12 @@ pub struct VerifyArgs {
 
 impl VerifyArgs {
     pub fn to_options(&self) -> Result<ctparquet::verify::VerifyOptions> {
-        let (from, to) = match (self.date, self.from, self.to) {
-            (Some(d), _, _) => (d, d),
-            (None, Some(f), Some(t)) => (f, t),
-            _ => bail!("give --date DAY, or --from DAY --to DAY"),
-        };
+        let (from, to) = self.days.range()?;
         let mut opts = ctparquet::verify::VerifyOptions::days(from, to);
-        opts.lateness_days = self.lateness_days;
-        opts.accounts = self.accounts.as_deref().map(clean_list);
-        opts.regions = self.regions.as_deref().map(clean_list);
-        opts.table = self.table.table();
+        opts.lateness_days = self.days.lateness_days;
+        opts.accounts = self.days.accounts();
+        opts.regions = self.days.regions();
+        opts.table = self.days.table.table();
         Ok(opts)
     }
 }
