@@ -206,3 +206,15 @@ def test_athena_ddl_names_every_column_of_the_files(converted):
     f = next(dest.rglob("*.parquet"))
     for name in pq.read_schema(f).names:
         assert f"`{name}` " in ddl, name
+
+
+def test_glue_definition_matches_the_files(converted):
+    import pyarrow.parquet as pq
+    dest, _ = converted
+    glue = json.loads(subprocess.run([BIN, "ddl", "glue", "--dest", "s3://lake/ct"], check=True,
+                                     capture_output=True, text=True).stdout)
+    f = next(dest.rglob("*.parquet"))
+    assert [c["name"] for c in glue["columns"]] == pq.read_schema(f).names
+    assert [k["name"] for k in glue["partition_keys"]] == ["account", "region", "year", "month", "day"]
+    assert glue["parameters"]["projection.enabled"] == "true"
+    assert glue["parameters"]["storage.location.template"].startswith("s3://lake/ct/account=${account}/")

@@ -41,8 +41,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct DdlArgs {
-    /// athena (CREATE EXTERNAL TABLE with partition projection), duckdb (a view) or polars (a scan).
-    #[arg(value_parser = ["athena", "duckdb", "polars"])]
+    /// athena (CREATE EXTERNAL TABLE with partition projection), glue (the same table as JSON, for
+    /// infrastructure code), duckdb (a view) or polars (a scan).
+    #[arg(value_parser = ["athena", "glue", "duckdb", "polars"])]
     pub engine: String,
     /// Where the output is: s3://BUCKET/PREFIX for Athena, a folder or URL for DuckDB and Polars.
     #[arg(long)]

@@ -122,30 +122,34 @@ fn generate(args: GenArgs) -> Result<ExitCode> {
 
 fn ddl(args: DdlArgs) -> Result<ExitCode> {
     use ctparquet::ddl::{AWS_REGIONS, AccountProjection, AthenaTable, duckdb_view, polars_scan};
+    if matches!(args.engine.as_str(), "athena" | "glue") && !args.dest.starts_with("s3://") {
+        anyhow::bail!(
+            "Athena reads S3: --dest must be s3://BUCKET/PREFIX, not {}",
+            args.dest
+        );
+    }
+    let athena = || AthenaTable {
+        kind: args.kind.table(),
+        database: args.database.clone(),
+        table: args.table.clone(),
+        location: args.dest.clone(),
+        accounts: args
+            .accounts
+            .clone()
+            .map_or(AccountProjection::Injected, AccountProjection::Enum),
+        regions: args
+            .regions
+            .clone()
+            .unwrap_or_else(|| AWS_REGIONS.iter().map(|r| r.to_string()).collect()),
+        first_year: args.first_year,
+        last_year: args.last_year,
+    };
     let text = match args.engine.as_str() {
-        "athena" => {
-            if !args.dest.starts_with("s3://") {
-                anyhow::bail!(
-                    "Athena reads S3: --dest must be s3://BUCKET/PREFIX, not {}",
-                    args.dest
-                );
-            }
-            AthenaTable {
-                kind: args.kind.table(),
-                database: args.database,
-                table: args.table,
-                location: args.dest,
-                accounts: args
-                    .accounts
-                    .map_or(AccountProjection::Injected, AccountProjection::Enum),
-                regions: args
-                    .regions
-                    .unwrap_or_else(|| AWS_REGIONS.iter().map(|r| r.to_string()).collect()),
-                first_year: args.first_year,
-                last_year: args.last_year,
-            }
-            .create_table()
-        }
+        "athena" => athena().create_table(),
+        "glue" => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&ctparquet::ddl::glue_table_json(&athena()))?
+        ),
         "duckdb" => duckdb_view(&args.dest, &args.table),
         _ => polars_scan(&args.dest),
     };

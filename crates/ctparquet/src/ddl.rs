@@ -173,6 +173,36 @@ impl AthenaTable {
     }
 }
 
+/// The Glue table definition as JSON (columns, partition keys, table parameters), for
+/// infrastructure code such as the Terraform module to read instead of copying columns by hand.
+/// `location` may be a placeholder the caller substitutes (e.g. `${location}`).
+pub fn glue_table_json(table: &AthenaTable) -> serde_json::Value {
+    let columns: Vec<serde_json::Value> = hive_columns(table.kind)
+        .into_iter()
+        .map(|(name, ty)| serde_json::json!({"name": name, "type": ty}))
+        .collect();
+    let partition_keys: Vec<serde_json::Value> = PARTITIONS
+        .iter()
+        .map(|(name, ty)| serde_json::json!({"name": name, "type": ty}))
+        .collect();
+    let parameters: serde_json::Map<String, serde_json::Value> = table
+        .projection_properties()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    serde_json::json!({
+        "name": table.table,
+        "database": table.database,
+        "location": format!("{}/", table.location.trim_end_matches('/')),
+        "input_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "output_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "serde": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "columns": columns,
+        "partition_keys": partition_keys,
+        "parameters": parameters,
+    })
+}
+
 /// A DuckDB view over the output, with typed Hive partitions.
 pub fn duckdb_view(dest: &str, view: &str) -> String {
     format!(
