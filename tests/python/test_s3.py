@@ -1,6 +1,7 @@
 """S3 in and out against a real S3-compatible server (moto, HTTP on 127.0.0.1), with faults
 injected by a proxy between the converter and the server."""
 
+import gzip
 import json
 import os
 import shutil
@@ -177,3 +178,19 @@ def test_exhausted_retries_leave_the_day_as_it_was(server, tree, proxy):
                     "--s3-max-retries", "1", endpoint=proxy.endpoint, check=False)
     assert out.returncode == 1
     assert download_prefix(server.client(), "lake", "fresh") == {}
+
+
+def test_a_key_with_dot_dot_is_refused_by_name(server, tmp_path):
+    # S3 allows a key with a ".." segment; object_store refuses to turn it into a path. The run
+    # stops with an error naming the folder and the key, before writing anything of that day.
+    client = server.client()
+    client.create_bucket(Bucket="dots")
+    folder = "t/AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/30/"
+    body = gzip.compress(json.dumps({"Records": [{"eventID": "a", "eventTime": "2026-01-30T01:00:00Z"}]}).encode())
+    client.put_object(Bucket="dots", Key=folder + "ok.json.gz", Body=body)
+    client.put_object(Bucket="dots", Key=folder + "../evil.json.gz", Body=body)
+    out = ctparquet("convert", "s3://dots/t", tmp_path / "out", "--date", "2026-01-30", endpoint=server.endpoint, check=False)
+    assert out.returncode == 1
+    assert "listing s3://dots/t/AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/30" in out.stderr
+    assert '".."' in out.stderr
+    assert not list((tmp_path / "out").rglob("*.parquet"))

@@ -194,13 +194,15 @@ pub async fn convert(
         summary: Summary::default(),
     };
 
-    let trails = source::discover(
+    let discovery = source::discover(
         source,
         opts.table.folders,
         opts.accounts.as_deref(),
         opts.regions.as_deref(),
     )
     .await?;
+    run.summary.skipped_folders = discovery.skipped_folders;
+    let trails = discovery.trails;
     let last_folder = opts
         .to
         .checked_add_days(Days::new(opts.lateness_days.into()))

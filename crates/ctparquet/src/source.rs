@@ -29,6 +29,15 @@ pub struct SourceError {
     pub source: object_store::Error,
 }
 
+/// What discovery found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The table's trails, sorted by account, then region.
+    pub trails: Vec<Trail>,
+    /// Folders under the accounts that are not the table's (`ACCOUNT/CloudTrail-Digest`, ...).
+    pub skipped_folders: Vec<String>,
+}
+
 /// What a date folder holds.
 #[derive(Debug, Default)]
 pub struct FolderListing {
@@ -61,7 +70,7 @@ pub async fn discover(
     folders: &[&str],
     accounts: Option<&[String]>,
     regions: Option<&[String]>,
-) -> Result<Vec<Trail>, SourceError> {
+) -> Result<Discovery, SourceError> {
     let aws_logs = source.prefix.clone().join("AWSLogs");
     let mut account_roots: Vec<(String, Path)> = Vec::new();
     for name in list_dirs(source, &aws_logs).await? {
@@ -77,12 +86,22 @@ pub async fn discover(
         }
     }
     let mut trails: BTreeMap<(String, String), Vec<Path>> = BTreeMap::new();
+    let mut skipped_folders = Vec::new();
     for (account, root) in account_roots {
         if accounts.is_some_and(|allowed| !allowed.contains(&account)) {
             continue;
         }
-        for &folder in folders {
-            let events = root.clone().join(folder);
+        for folder in list_dirs(source, &root).await? {
+            if !folders.contains(&folder.as_str()) {
+                // Digests, other tables, Config snapshots...: never read as this table's records.
+                skipped_folders.push(
+                    source
+                        .relative(&root.clone().join(folder.as_str()))
+                        .to_string(),
+                );
+                continue;
+            }
+            let events = root.clone().join(folder.as_str());
             for region in list_dirs(source, &events).await? {
                 if !layout::is_region(&region)
                     || regions.is_some_and(|allowed| !allowed.contains(&region))
@@ -96,7 +115,8 @@ pub async fn discover(
             }
         }
     }
-    Ok(trails
+    skipped_folders.sort();
+    let trails = trails
         .into_iter()
         .map(|((account, region), mut region_roots)| {
             region_roots.sort();
@@ -106,7 +126,11 @@ pub async fn discover(
                 region_roots,
             }
         })
-        .collect())
+        .collect();
+    Ok(Discovery {
+        trails,
+        skipped_folders,
+    })
 }
 
 /// The files delivered to one trail on one date (all its region roots), sorted by key.

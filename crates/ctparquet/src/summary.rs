@@ -78,6 +78,9 @@ pub struct Summary {
     pub undated_events: u64,
     /// Objects in date folders that are not log files (skipped).
     pub ignored_objects: u64,
+    /// Folders under the accounts that hold no records of this table (digests, other tables,
+    /// other services' files), skipped without being read.
+    pub skipped_folders: Vec<String>,
     pub bad_files: Vec<BadFile>,
     pub days: Vec<DayReport>,
     pub failed_days: Vec<FailedDay>,
@@ -145,6 +148,14 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f, "bad files           {:>12}", self.bad_files.len())?;
+        if !self.skipped_folders.is_empty() {
+            writeln!(
+                f,
+                "folders not read    {:>12}  ({})",
+                self.skipped_folders.len(),
+                self.skipped_folders.join(", ")
+            )?;
+        }
         if self.spilled_runs > 0 {
             writeln!(f, "spilled runs        {:>12}", self.spilled_runs)?;
         }

@@ -185,7 +185,8 @@ pub async fn verify(
         opts.accounts.as_deref(),
         opts.regions.as_deref(),
     )
-    .await?;
+    .await?
+    .trails;
     let lateness = Days::new(opts.lateness_days.into());
     let last_folder = opts.to.checked_add_days(lateness).unwrap_or(opts.to);
     for trail in trails {

@@ -400,6 +400,15 @@ fn organization_and_account_trails_merge_and_other_folders_are_not_events() {
     opts.regions = Some(vec!["us-east-1".into()]);
     let summary = convert(&src, &dest, &opts);
     assert_eq!(summary.ignored_objects, 1);
+    assert_eq!(
+        summary.skipped_folders,
+        [
+            format!("AWSLogs/{A}/CloudTrail-Aggregated"),
+            format!("AWSLogs/{A}/CloudTrail-Digest"),
+            format!("AWSLogs/{A}/CloudTrail-Insight"),
+            format!("AWSLogs/{A}/Config"),
+        ]
+    );
     assert_eq!(summary.duplicates_dropped, 1);
     assert_eq!(summary.days.len(), 1);
     let rows = read_output(&dest);
