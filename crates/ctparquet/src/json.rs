@@ -87,29 +87,46 @@ pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
         .map(|s| s.0)
 }
 
+/// Tracks whether a byte of a JSON text is inside a string, one byte at a time.
+#[derive(Default)]
+struct Strings {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Feed the next byte; true when it is outside any string (quotes count as inside).
+    fn outside(&mut self, b: u8) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            false
+        } else if b == b'"' {
+            self.in_string = true;
+            false
+        } else {
+            true
+        }
+    }
+}
+
 /// Remove the whitespace between tokens (pretty-printed input), keeping strings and numbers byte
 /// for byte. Borrows when there is nothing to remove.
 pub fn minify(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut out: Option<Vec<u8>> = None;
     for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+        if strings.outside(b) && matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
             if out.is_none() {
                 out = Some(bytes[..i].to_vec());
             }
             continue;
-        } else if b == b'"' {
-            in_string = true;
         }
         if let Some(out) = out.as_mut() {
             out.push(b);
@@ -125,20 +142,12 @@ pub fn minify(text: &str) -> Cow<'_, str> {
 /// The deepest nesting of arrays and objects in a JSON text (strings skipped).
 pub fn nesting_depth(bytes: &[u8]) -> usize {
     let (mut depth, mut max) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
+    let mut strings = Strings::default();
     for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
+        if !strings.outside(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 max = max.max(depth);
