@@ -1,14 +1,17 @@
 //! ctparquet: AWS CloudTrail delivery files into day-collated, Hive-partitioned Parquet.
 //!
 //! The pieces, each in its own module:
-//! - [`schema`]: the one table schema (CloudTrail eventVersion 1.11);
+//! - [`schema`]: the tables (events of CloudTrail eventVersion 1.11, insights, aggregated);
 //! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped);
 //! - [`rebuild`]: a row back into its source record, the proof of exactness;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
 //! - [`day`]: sorting, de-duplication and spilling of one output day;
 //! - [`sink`]: Parquet encoding and the publication of a day's files;
-//! - [`convert`]: the pipeline that ties them together, and its [`summary`].
+//! - [`convert`]: the pipeline that ties them together, and its [`summary`];
+//! - [`verify`]: proof that a destination holds exactly the source events;
+//! - [`inspect`], [`ddl`], [`retention`]: what a destination holds, how engines read it, how
+//!   old days leave it.
 
 pub mod convert;
 pub mod day;
