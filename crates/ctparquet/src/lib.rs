@@ -8,7 +8,7 @@
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
 //! - [`day`]: sorting, de-duplication and spilling of one output day;
 //! - [`sink`]: Parquet encoding and the publication of a day's files;
-//! - [`convert`]: the pipeline that ties them together, and its [`summary`];
+//! - [`convert`](mod@convert): the pipeline that ties them together, and its [`summary`];
 //! - [`verify`]: proof that a destination holds exactly the source events;
 //! - [`inspect`], [`ddl`], [`retention`]: what a destination holds, how engines read it, how
 //!   old days leave it.
