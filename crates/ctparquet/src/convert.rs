@@ -26,7 +26,7 @@ use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
 use crate::summary::{BadFile, DayReport, FailedDay, OutsideDay, OutsideReason, Summary};
-use crate::time::day_of_millis;
+use crate::time::{Delivery, day_of_millis, delivery};
 
 /// Everything a conversion needs to know, parsed once.
 #[derive(Debug, Clone)]
@@ -422,19 +422,13 @@ impl Run<'_> {
                 entry.1.push((file_seq << 32) | record as u64);
             }
         }
-        let lateness = Days::new(self.opts.lateness_days.into());
         for (date, (rows, seqs)) in by_day {
             // Day D is made from folders D ..= D + lateness, whatever range is being run, so a
             // day's output never depends on which other days were converted with it.
-            let reason = if date > folder_date {
-                Some(OutsideReason::DeliveredBeforeEventTime)
-            } else if date
-                .checked_add_days(lateness)
-                .is_some_and(|last| last < folder_date)
-            {
-                Some(OutsideReason::BeyondLateness)
-            } else {
-                None
+            let reason = match delivery(date, folder_date, self.opts.lateness_days) {
+                Delivery::InWindow => None,
+                Delivery::BeyondLateness => Some(OutsideReason::BeyondLateness),
+                Delivery::BeforeEventTime => Some(OutsideReason::DeliveredBeforeEventTime),
             };
             let day = match (reason, days.get_mut(&date)) {
                 (None, Some(day)) => day,

@@ -24,7 +24,7 @@ use crate::rebuild::rebuild_batch;
 use crate::schema::{EVENTS, Table};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
-use crate::time::{day_of_millis, parse_event_time};
+use crate::time::{Delivery, day_of_millis, delivery, parse_event_time};
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -214,8 +214,8 @@ pub async fn verify(
                                 .and_then(Value::as_str)
                                 .and_then(parse_event_time)
                                 .map_or(folder, |t| day_of_millis(t.millis()));
-                            let in_window = day <= folder
-                                && day.checked_add_days(lateness).is_some_and(|l| l >= folder);
+                            let in_window =
+                                delivery(day, folder, opts.lateness_days) == Delivery::InWindow;
                             let Some(events) = days.get_mut(&day).filter(|_| in_window) else {
                                 continue;
                             };
