@@ -54,6 +54,12 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A folder of the tree, made if missing.
+fn ensure_dir(dir: PathBuf) -> PathBuf {
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn latest_day(records: &[Value]) -> NaiveDate {
     records
         .iter()
@@ -119,8 +125,7 @@ fn build_real_tree(root: &Path) -> RealTree {
                 place(records, folder, &mut tree);
             } else {
                 let folder = latest_day(&records);
-                let dir = date_dir(root, ACCOUNT, REGION, folder);
-                std::fs::create_dir_all(&dir).unwrap();
+                let dir = ensure_dir(date_dir(root, ACCOUNT, REGION, folder));
                 std::fs::write(dir.join(format!("{}.json.gz", tree_name(i, &path))), &bytes)
                     .unwrap();
                 place(records, folder, &mut tree);
@@ -133,8 +138,7 @@ fn build_real_tree(root: &Path) -> RealTree {
                 // A delivery file kept uncompressed: copy its exact bytes.
                 let records = obj["Records"].as_array().unwrap().clone();
                 let folder = latest_day(&records);
-                let dir = date_dir(root, ACCOUNT, REGION, folder);
-                std::fs::create_dir_all(&dir).unwrap();
+                let dir = ensure_dir(date_dir(root, ACCOUNT, REGION, folder));
                 std::fs::write(dir.join(format!("{}.json", tree_name(i, &path))), &bytes).unwrap();
                 place(records, folder, &mut tree);
             }
@@ -154,8 +158,7 @@ fn build_real_tree(root: &Path) -> RealTree {
             Ok(_) => {
                 // Test-fixture wrappers (JSON arrays): not log files. Their events are in the
                 // extracted NDJSON beside them; the converter must refuse the file by name.
-                let dir = date_dir(root, ACCOUNT, REGION, date("2020-01-02"));
-                std::fs::create_dir_all(&dir).unwrap();
+                let dir = ensure_dir(date_dir(root, ACCOUNT, REGION, date("2020-01-02")));
                 let file = format!("{}.json", tree_name(i, &path));
                 std::fs::write(dir.join(&file), &bytes).unwrap();
                 tree.expected_bad.insert(file);
@@ -195,8 +198,7 @@ fn build_real_tree(root: &Path) -> RealTree {
                     }
                     None => {
                         // Broken JSON: delivered as is, must be reported bad.
-                        let dir = date_dir(root, ACCOUNT, REGION, date("2020-01-02"));
-                        std::fs::create_dir_all(&dir).unwrap();
+                        let dir = ensure_dir(date_dir(root, ACCOUNT, REGION, date("2020-01-02")));
                         let file = format!("{}.json", tree_name(i, &path));
                         std::fs::write(dir.join(&file), &bytes).unwrap();
                         tree.expected_bad.insert(file);
@@ -317,12 +319,7 @@ fn every_real_event_is_accounted_for_and_rebuilds_exactly() {
     // And `verify`, which re-reads the sources as plain JSON, agrees.
     let mut vopts = ctparquet::verify::VerifyOptions::days(from, to);
     vopts.lateness_days = LATENESS;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let report = rt.block_on(async {
-        let s = ctparquet::Location::local(source.to_str().unwrap(), false).unwrap();
-        let d = ctparquet::Location::local(dest.to_str().unwrap(), false).unwrap();
-        ctparquet::verify::verify(&s, &d, &vopts).await.unwrap()
-    });
+    let report = verify_local(&source, &dest, &vopts);
     assert!(report.differences.is_empty(), "{:#?}", report.differences);
     assert_eq!(report.bad_files.len(), tree.expected_bad.len());
     assert_eq!(report.destination_rows, summary.events_written);

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use ctparquet::ConvertOptions;
 use ctparquet::schema::{AGGREGATED, EVENTS, INSIGHTS, Table};
-use ctparquet::verify::{VerifyOptions, verify};
-use ctparquet::{ConvertOptions, Location};
+use ctparquet::verify::VerifyOptions;
 use serde_json::{Value, json};
 
 const A: &str = "838185438692";
@@ -50,19 +50,15 @@ fn aggregated(id: &str, start: &str, end: &str) -> Value {
     })
 }
 
-fn run_verify(
+fn verify_day(
     table: &'static Table,
     src: &std::path::Path,
     dest: &std::path::Path,
     day: &str,
-) -> ctparquet::verify::VerifyReport {
+) -> bool {
     let mut opts = VerifyOptions::days(date(day), date(day));
     opts.table = table;
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let s = Location::local(src.to_str().unwrap(), false).unwrap();
-        let d = Location::local(dest.to_str().unwrap(), false).unwrap();
-        verify(&s, &d, &opts).await.unwrap()
-    })
+    verify_local(src, dest, &opts).passed()
 }
 
 #[test]
@@ -135,7 +131,7 @@ fn insights_and_aggregated_events_convert_into_their_own_tables() {
             .contains("insightType")
     );
     assert!(schema.field_with_name("userIdentity").is_err());
-    assert!(run_verify(&INSIGHTS, &src, &out_insights, &day).passed());
+    assert!(verify_day(&INSIGHTS, &src, &out_insights, &day));
 
     let mut opts = ConvertOptions::days(date("2026-02-10"), date("2026-02-10"));
     opts.table = &AGGREGATED;
@@ -147,7 +143,7 @@ fn insights_and_aggregated_events_convert_into_their_own_tables() {
         .map(|r| r.record["eventId"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids, ["agg-2", "agg-3", "agg-1"], "sorted by window start");
-    assert!(run_verify(&AGGREGATED, &src, &out_agg, "2026-02-10").passed());
+    assert!(verify_day(&AGGREGATED, &src, &out_agg, "2026-02-10"));
 
     // The events table reads neither folder.
     let out_events = work.path().join("events");

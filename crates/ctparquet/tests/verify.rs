@@ -9,24 +9,11 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use common::*;
-use ctparquet::verify::{DifferenceKind, VerifyOptions, verify};
-use ctparquet::{ConvertOptions, Location};
+use ctparquet::ConvertOptions;
+use ctparquet::verify::{DifferenceKind, VerifyOptions};
 use ctparquet_gen::{GenOptions, generate};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-fn run_verify(
-    src: &std::path::Path,
-    dest: &std::path::Path,
-    opts: &VerifyOptions,
-) -> ctparquet::verify::VerifyReport {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let s = Location::local(src.to_str().unwrap(), false).unwrap();
-        let d = Location::local(dest.to_str().unwrap(), false).unwrap();
-        verify(&s, &d, opts).await.unwrap()
-    })
-}
 
 fn replace_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> RecordBatch {
     let i = batch.schema().index_of(name).unwrap();
@@ -53,7 +40,7 @@ fn verify_passes_then_reports_a_changed_value_a_dropped_row_and_an_added_row() {
     let day = date("2026-01-04");
     convert(&src, &dest, &ConvertOptions::days(day, day));
     let opts = VerifyOptions::days(day, day);
-    let clean = run_verify(&src, &dest, &opts);
+    let clean = verify_local(&src, &dest, &opts);
     assert!(clean.passed(), "{:#?}", clean.differences);
     assert!(clean.source_events > 400 && clean.destination_rows == clean.source_events);
 
@@ -100,7 +87,7 @@ fn verify_passes_then_reports_a_changed_value_a_dropped_row_and_an_added_row() {
     writer.write(&extra).unwrap();
     writer.close().unwrap();
 
-    let report = run_verify(&src, &dest, &opts);
+    let report = verify_local(&src, &dest, &opts);
     assert!(!report.passed());
     let mut found: Vec<(DifferenceKind, String, Option<String>)> = report
         .differences

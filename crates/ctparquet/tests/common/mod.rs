@@ -153,6 +153,25 @@ pub fn convert(source: &Path, dest: &Path, opts: &ConvertOptions) -> Summary {
     })
 }
 
+/// Run `verify` over local folders.
+pub fn verify_local(
+    source: &Path,
+    dest: &Path,
+    opts: &ctparquet::verify::VerifyOptions,
+) -> ctparquet::verify::VerifyReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let source = Location::local(source.to_str().unwrap(), false).unwrap();
+        let dest = Location::local(dest.to_str().unwrap(), false).unwrap();
+        ctparquet::verify::verify(&source, &dest, opts)
+            .await
+            .unwrap()
+    })
+}
+
 /// Every byte of every file under `dest`, by relative path.
 pub fn snapshot(dest: &Path) -> BTreeMap<String, Vec<u8>> {
     parquet_files(dest)
