@@ -3,9 +3,8 @@
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
-use ctparquet::sink::{Codec, Statistics};
-use ctparquet::store::S3Options;
-use ctparquet::{ConvertOptions, ParquetOptions};
+use ctparquet::ConvertOptions;
+use ctparquet_config::{DaysArgs, S3Args, TableArg, TuningArgs, clean_list, convert_options};
 use ctparquet_gen::GenOptions;
 
 #[derive(Parser, Debug)]
@@ -92,167 +91,6 @@ pub struct RetentionArgs {
     pub s3: S3Args,
 }
 
-/// Which table a command works on.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
-pub enum TableArg {
-    /// Management, data and network activity events (CloudTrail/, CloudTrail-NetworkActivity/).
-    #[default]
-    Events,
-    /// Insights events (CloudTrail-Insight/).
-    Insights,
-    /// Aggregated data events (CloudTrail-Aggregated/).
-    Aggregated,
-}
-
-impl TableArg {
-    pub fn table(self) -> &'static ctparquet::schema::Table {
-        match self {
-            TableArg::Events => &ctparquet::schema::EVENTS,
-            TableArg::Insights => &ctparquet::schema::INSIGHTS,
-            TableArg::Aggregated => &ctparquet::schema::AGGREGATED,
-        }
-    }
-}
-
-/// `256MiB`, `1GiB`, `64MB`, `1000000`.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 256MiB)"))?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(format!(
-                "unknown size unit in {text:?} (use B, KiB, MiB, GiB, KB, MB or GB)"
-            ));
-        }
-    };
-    Ok((number * factor) as u64)
-}
-
-/// A comma-separated list as clap splits it, without blanks ("" means none).
-fn clean_list(items: &[String]) -> Vec<String> {
-    items
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-/// How to reach S3 (for `s3://` SOURCE or DEST). Otherwise credentials, region and endpoint come
-/// from the standard AWS environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-/// AWS_SESSION_TOKEN, web identity, container and instance credentials, AWS_REGION,
-/// AWS_ENDPOINT_URL. Named profiles in ~/.aws/config are not read.
-#[derive(Args, Debug)]
-pub struct S3Args {
-    /// S3-compatible endpoint URL (e.g. http://127.0.0.1:9000).
-    #[arg(long)]
-    pub s3_endpoint: Option<String>,
-    /// S3 region.
-    #[arg(long)]
-    pub s3_region: Option<String>,
-    /// Allow plain-HTTP endpoints.
-    #[arg(long)]
-    pub s3_allow_http: bool,
-    /// Retries of a failed S3 request (with exponential backoff and jitter).
-    #[arg(long, default_value_t = S3Options::default().max_retries)]
-    pub s3_max_retries: usize,
-    /// Give up retrying a request this many seconds after its first attempt.
-    #[arg(long, default_value_t = S3Options::default().retry_timeout.as_secs())]
-    pub s3_retry_timeout_secs: u64,
-    /// Timeout of one S3 request, in seconds.
-    #[arg(long, default_value_t = S3Options::default().request_timeout.as_secs())]
-    pub s3_request_timeout_secs: u64,
-    /// Encrypt written objects with this KMS key (SSE-KMS).
-    #[arg(long)]
-    pub sse_kms_key_id: Option<String>,
-    /// Written objects: grant the bucket owner full control (cross-account destinations).
-    #[arg(long)]
-    pub bucket_owner_full_control: bool,
-    /// Fail unless buckets belong to this account id.
-    #[arg(long)]
-    pub expected_bucket_owner: Option<String>,
-}
-
-impl S3Args {
-    pub fn to_options(&self) -> S3Options {
-        let d = S3Options::default();
-        S3Options {
-            endpoint: self.s3_endpoint.clone(),
-            region: self.s3_region.clone(),
-            allow_http: self.s3_allow_http,
-            max_retries: self.s3_max_retries,
-            retry_timeout: std::time::Duration::from_secs(self.s3_retry_timeout_secs),
-            request_timeout: std::time::Duration::from_secs(self.s3_request_timeout_secs),
-            sse_kms_key_id: self.sse_kms_key_id.clone(),
-            bucket_owner_full_control: self.bucket_owner_full_control,
-            expected_bucket_owner: self.expected_bucket_owner.clone(),
-            ..d
-        }
-    }
-}
-
-/// Which days, accounts and regions a command works on (the same for convert and verify).
-#[derive(Args, Debug)]
-pub struct DaysArgs {
-    /// One UTC day (YYYY-MM-DD).
-    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
-    pub date: Option<NaiveDate>,
-    /// First day of a range (YYYY-MM-DD).
-    #[arg(long, requires = "to")]
-    pub from: Option<NaiveDate>,
-    /// Last day of a range, inclusive.
-    #[arg(long, requires = "from")]
-    pub to: Option<NaiveDate>,
-    /// Only these accounts (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub accounts: Option<Vec<String>>,
-    /// Only these regions (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub regions: Option<Vec<String>>,
-    /// Date folders after a day that are read for its late events.
-    #[arg(long, default_value_t = 1)]
-    pub lateness_days: u32,
-    /// The table: events, insights or aggregated.
-    #[arg(long, value_enum, default_value_t = TableArg::Events)]
-    pub table: TableArg,
-}
-
-impl DaysArgs {
-    /// (first day, last day), inclusive.
-    pub fn range(&self) -> Result<(NaiveDate, NaiveDate)> {
-        let (from, to) = match (self.date, self.from, self.to) {
-            (Some(d), _, _) => (d, d),
-            (None, Some(f), Some(t)) => (f, t),
-            _ => bail!("give --date DAY, or --from DAY --to DAY"),
-        };
-        if from > to {
-            bail!("--from {from} is after --to {to}");
-        }
-        Ok((from, to))
-    }
-
-    pub fn accounts(&self) -> Option<Vec<String>> {
-        self.accounts.as_deref().map(clean_list)
-    }
-
-    pub fn regions(&self) -> Option<Vec<String>> {
-        self.regions.as_deref().map(clean_list)
-    }
-}
-
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// Folder (or bucket prefix) that holds AWSLogs/.
@@ -261,45 +99,8 @@ pub struct ConvertArgs {
     pub dest: String,
     #[command(flatten)]
     pub days: DaysArgs,
-    /// Report bad files and go on, instead of leaving the days they may hold events of unwritten.
-    #[arg(long)]
-    pub skip_bad_files: bool,
-    /// Delivery files read at once (reads overlap so per-request latency is hidden).
-    #[arg(long, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
-    pub concurrency: usize,
-    /// Compressed bytes of delivery files read ahead at most.
-    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
-    pub read_ahead: u64,
-    /// Memory for rows in flight; beyond it, sorted runs spill to the work folder.
-    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
-    pub memory_budget: u64,
-    /// A delivery file that inflates beyond this is reported bad.
-    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
-    pub max_file_size: u64,
-    /// Folder for spill runs and staged part files (default: the system temp folder).
-    #[arg(long)]
-    pub work_dir: Option<std::path::PathBuf>,
-    /// Compression: zstd[:LEVEL], gzip[:LEVEL], snappy, lz4 or none.
-    #[arg(long, default_value = "zstd:3")]
-    pub compression: Codec,
-    /// Rows per row group at most.
-    #[arg(long, default_value_t = ParquetOptions::default().row_group_rows)]
-    pub row_group_rows: usize,
-    /// Start a new part file once one reaches this size.
-    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
-    pub target_file_size: u64,
-    /// Statistics: none, chunk (per row group) or page (also the page index).
-    #[arg(long, default_value = "page")]
-    pub statistics: Statistics,
-    /// Columns with a bloom filter (comma-separated leaf paths, e.g. userIdentity.arn; "" for none).
-    #[arg(long, value_delimiter = ',')]
-    pub bloom_filter_columns: Option<Vec<String>>,
-    /// False-positive probability of the bloom filters.
-    #[arg(long, default_value_t = ParquetOptions::default().bloom_filter_fpp)]
-    pub bloom_filter_fpp: f64,
-    /// Turn dictionary encoding off.
-    #[arg(long)]
-    pub no_dictionary: bool,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -314,31 +115,7 @@ pub struct ConvertArgs {
 impl ConvertArgs {
     pub fn to_options(&self) -> Result<ConvertOptions> {
         let (from, to) = self.days.range()?;
-        let mut opts = ConvertOptions::days(from, to);
-        opts.lateness_days = self.days.lateness_days;
-        opts.accounts = self.days.accounts();
-        opts.regions = self.days.regions();
-        opts.table = self.days.table.table();
-        opts.skip_bad_files = self.skip_bad_files;
-        opts.concurrency = self.concurrency.max(1);
-        opts.read_ahead_bytes = self.read_ahead;
-        opts.memory_budget_bytes = self.memory_budget as usize;
-        opts.max_file_bytes = self.max_file_size;
-        opts.work_dir = self.work_dir.clone();
-        opts.parquet = ParquetOptions {
-            compression: self.compression,
-            row_group_rows: self.row_group_rows,
-            target_file_bytes: self.target_file_size,
-            statistics: self.statistics,
-            bloom_filter_columns: self.bloom_filter_columns.as_deref().map(clean_list),
-            bloom_filter_fpp: self.bloom_filter_fpp,
-            dictionary: !self.no_dictionary,
-        };
-        // Fail on bad Parquet options before any work is done.
-        opts.parquet
-            .writer_properties(opts.table)
-            .map_err(anyhow::Error::msg)?;
-        Ok(opts)
+        convert_options(from, to, &self.days.scope, &self.tuning)
     }
 }
 
@@ -362,10 +139,11 @@ impl VerifyArgs {
     pub fn to_options(&self) -> Result<ctparquet::verify::VerifyOptions> {
         let (from, to) = self.days.range()?;
         let mut opts = ctparquet::verify::VerifyOptions::days(from, to);
-        opts.lateness_days = self.days.lateness_days;
-        opts.accounts = self.days.accounts();
-        opts.regions = self.days.regions();
-        opts.table = self.days.table.table();
+        let scope = &self.days.scope;
+        opts.lateness_days = scope.lateness_days;
+        opts.accounts = scope.accounts();
+        opts.regions = scope.regions();
+        opts.table = scope.table.table();
         Ok(opts)
     }
 }
@@ -443,14 +221,6 @@ impl GenArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("256MiB"), Ok(256 * 1024 * 1024));
-        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert!(parse_size("12 parsecs").is_err());
-    }
 
     #[test]
     fn cli_is_well_formed() {

@@ -57,6 +57,10 @@ pub struct ConvertOptions {
     pub parquet: ParquetOptions,
     /// The table converted: events (the default), insights or aggregated events.
     pub table: &'static Table,
+    /// Stop cleanly once this instant has passed: no file is read and no day is encoded or
+    /// written after it (a day already being written is finished). The run then fails with
+    /// [`ConvertError::Deadline`]; days published before are complete, the others untouched.
+    pub deadline: Option<Instant>,
 }
 
 impl ConvertOptions {
@@ -76,6 +80,7 @@ impl ConvertOptions {
             work_dir: None,
             parquet: ParquetOptions::default(),
             table: &EVENTS,
+            deadline: None,
         }
     }
 }
@@ -97,6 +102,9 @@ pub enum ConvertError {
     Io(#[from] std::io::Error),
     #[error("internal task failed: {0}")]
     Task(String),
+    /// The deadline passed before the run could finish (see [`ConvertOptions::deadline`]).
+    #[error("stopped at the deadline before {0} was finished (nothing of it was written)")]
+    Deadline(String),
 }
 
 /// Hooks for showing progress; every method does nothing by default.
@@ -315,6 +323,7 @@ impl Run<'_> {
                 })
                 .buffered(cores);
             while let Some(item) = chunks.next().await {
+                self.check_deadline(trail)?;
                 // The read-ahead permits go when `reads` is dropped, once the rows are routed.
                 let (reads, chunk) = item?;
                 for read in &reads {
@@ -355,6 +364,16 @@ impl Run<'_> {
             });
         }
         Ok(())
+    }
+
+    fn check_deadline(&self, trail: &Trail) -> Result<(), ConvertError> {
+        match self.opts.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(ConvertError::Deadline(format!(
+                "{} {}",
+                trail.account, trail.region
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn bad_file(
@@ -500,6 +519,7 @@ impl Run<'_> {
             day: label.clone(),
             source,
         };
+        self.check_deadline(trail)?;
         let (parts, duplicates, _staging) = if day.buffer.rows() == 0 {
             (Vec::new(), 0, None)
         } else {

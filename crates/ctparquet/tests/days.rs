@@ -539,3 +539,41 @@ fn trails_with_and_without_a_bucket_prefix_side_by_side_stay_apart() {
     );
     assert_eq!(names_by_day(&read_output(&team_out))[&d], ["team-1"]);
 }
+
+#[test]
+fn a_passed_deadline_stops_the_run_before_anything_is_written() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            days: 2,
+            files_per_day: 4,
+            events_per_file: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let dest = work.path().join("out");
+    let day = date("2026-01-04");
+    let mut opts = ConvertOptions::days(day, day);
+    opts.deadline = Some(std::time::Instant::now());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let error = rt.block_on(async {
+        let source = ctparquet::Location::local(src.to_str().unwrap(), false).unwrap();
+        let sink = ctparquet::Location::local(dest.to_str().unwrap(), true).unwrap();
+        ctparquet::convert(&source, &sink, &opts, &ctparquet::NoProgress)
+            .await
+            .unwrap_err()
+    });
+    assert!(
+        matches!(error, ctparquet::ConvertError::Deadline(_)),
+        "{error}"
+    );
+    assert!(parquet_files(&dest).is_empty());
+
+    // A deadline far ahead changes nothing.
+    opts.deadline = Some(std::time::Instant::now() + std::time::Duration::from_secs(3600));
+    let summary = convert(&src, &dest, &opts);
+    assert_eq!(summary.days.len(), 1);
+}
