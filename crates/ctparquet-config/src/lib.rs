@@ -287,12 +287,12 @@ pub fn convert_options(
         transformation records."
 )]
 pub struct LambdaSettings {
-    /// Folder or s3://BUCKET/PREFIX that holds AWSLogs/.
+    /// Folder or s3://BUCKET/PREFIX that holds AWSLogs/ (needed by every event but Firehose's).
     #[arg(long, env = "CTPARQUET_SOURCE")]
-    pub source: String,
+    pub source: Option<String>,
     /// s3://BUCKET/PREFIX (or folder) the Hive-partitioned Parquet is written under.
-    #[arg(long, env = "CTPARQUET_DEST")]
-    pub dest: String,
+    #[arg(long, env = "CTPARQUET_DEST", requires = "source")]
+    pub dest: Option<String>,
     /// SQS queue URL for fan-out and for re-enqueueing work left when time runs out.
     #[arg(long, env = "CTPARQUET_QUEUE_URL")]
     pub queue_url: Option<String>,
@@ -320,6 +320,33 @@ pub struct LambdaSettings {
     pub tuning: TuningArgs,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub firehose: FirehoseArgs,
+}
+
+/// The Firehose transformation of CloudWatch Logs subscription records.
+#[derive(Args, Debug, Clone)]
+pub struct FirehoseArgs {
+    /// Log groups holding CloudTrail (comma-separated; a trailing * matches any suffix). Unset:
+    /// a log group is CloudTrail when its first message is a CloudTrail event.
+    #[arg(
+        long,
+        env = "CTPARQUET_FIREHOSE_CLOUDTRAIL_LOG_GROUPS",
+        value_delimiter = ','
+    )]
+    pub firehose_cloudtrail_log_groups: Option<Vec<String>>,
+    /// Partition keys of other log groups, in order: any of owner, group, stream, year, month,
+    /// day, hour (stream is the log stream, e.g. an instance id; times are the log event's, UTC).
+    #[arg(
+        long,
+        env = "CTPARQUET_FIREHOSE_LOG_KEYS",
+        value_delimiter = ',',
+        default_value = "stream,year,month,day,hour"
+    )]
+    pub firehose_log_keys: Vec<String>,
+    /// Attempts of a PutRecordBatch that re-ingests records (exponential backoff between).
+    #[arg(long, env = "CTPARQUET_FIREHOSE_REINGEST_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub firehose_reingest_attempts: u32,
 }
 
 /// One environment variable a settings struct reads.

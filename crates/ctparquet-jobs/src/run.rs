@@ -1,0 +1,155 @@
+//! Units converted one after another, each a day of one account and region, within a deadline.
+//!
+//! A unit only starts if the deadline (the invocation's end minus a margin) has not passed, and
+//! the conversion itself stops before reading further or writing once it passes
+//! ([`ctparquet::ConvertOptions::deadline`]), so a day is never cut off mid-write: units not
+//! finished are handed back in [`Outcome::left`] for the caller to re-enqueue.
+
+use std::time::Instant;
+
+use ctparquet::{ConvertError, Location, NoProgress, Summary};
+use ctparquet_config::{ScopeArgs, TuningArgs, convert_options};
+use serde::Serialize;
+
+use crate::job::Unit;
+
+/// What the runs added up to (the numbers of the metrics).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub files_read: u64,
+    pub bytes_read: u64,
+    pub events_read: u64,
+    pub events_written: u64,
+    pub late_events_moved: u64,
+    pub duplicates_dropped: u64,
+    pub bad_files: u64,
+    pub bytes_written: u64,
+    pub days_written: u64,
+}
+
+impl std::ops::AddAssign<&Totals> for Totals {
+    fn add_assign(&mut self, t: &Totals) {
+        self.files_read += t.files_read;
+        self.bytes_read += t.bytes_read;
+        self.events_read += t.events_read;
+        self.events_written += t.events_written;
+        self.late_events_moved += t.late_events_moved;
+        self.duplicates_dropped += t.duplicates_dropped;
+        self.bad_files += t.bad_files;
+        self.bytes_written += t.bytes_written;
+        self.days_written += t.days_written;
+    }
+}
+
+impl Totals {
+    fn add(&mut self, s: &Summary) {
+        self.files_read += s.source_files_read;
+        self.bytes_read += s.source_bytes_read;
+        self.events_read += s.events_read;
+        self.events_written += s.events_written;
+        self.late_events_moved += s.events_moved;
+        self.duplicates_dropped += s.duplicates_dropped;
+        self.bad_files += s.bad_files.len() as u64;
+        self.bytes_written += s.bytes_written;
+        self.days_written += s.days.len() as u64;
+    }
+}
+
+/// A unit that could not be converted, and why (its earlier output, if any, is untouched).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failure {
+    pub unit: Unit,
+    pub error: String,
+}
+
+/// What became of the units given to [`Runner::run`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// Converted (their days published).
+    pub done: Vec<Unit>,
+    pub failed: Vec<Failure>,
+    /// Not started, or stopped at the deadline before writing: to be re-enqueued.
+    pub left: Vec<Unit>,
+    pub totals: Totals,
+}
+
+impl Outcome {
+    pub fn merge(&mut self, other: Outcome) {
+        self.done.extend(other.done);
+        self.failed.extend(other.failed);
+        self.left.extend(other.left);
+        self.totals += &other.totals;
+    }
+}
+
+/// Converts units from one source into one destination with the configured settings.
+pub struct Runner<'a> {
+    pub source: &'a Location,
+    pub dest: &'a Location,
+    pub scope: &'a ScopeArgs,
+    pub tuning: &'a TuningArgs,
+    /// No unit starts, and no day is written, after this.
+    pub deadline: Option<Instant>,
+}
+
+impl Runner<'_> {
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Convert `units` in order until done or out of time.
+    pub async fn run(&self, units: Vec<Unit>) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut units = units.into_iter();
+        while let Some(unit) = units.next() {
+            if self.out_of_time() {
+                outcome.left.push(unit);
+                outcome.left.extend(units.by_ref());
+                break;
+            }
+            match self.run_one(&unit).await {
+                Ok(summary) => {
+                    outcome.totals.add(&summary);
+                    if let Some(failed) = summary.failed_days.first() {
+                        outcome.failed.push(Failure {
+                            unit,
+                            error: failed.reason.clone(),
+                        });
+                    } else {
+                        tracing::info!(
+                            %unit,
+                            events = summary.events_written,
+                            files = summary.source_files_read,
+                            "day converted"
+                        );
+                        outcome.done.push(unit);
+                    }
+                }
+                Err(ConvertError::Deadline(_)) => {
+                    tracing::warn!(%unit, "out of time before the day was written; handed back");
+                    outcome.left.push(unit);
+                }
+                Err(error) => {
+                    tracing::error!(%unit, %error, "conversion failed");
+                    outcome.failed.push(Failure {
+                        unit,
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn run_one(&self, unit: &Unit) -> Result<Summary, ConvertError> {
+        let scope = ScopeArgs {
+            accounts: Some(vec![unit.account.clone()]),
+            regions: Some(vec![unit.region.clone()]),
+            ..self.scope.clone()
+        };
+        let mut opts = convert_options(unit.date, unit.date, &scope, self.tuning)
+            .map_err(|e| ConvertError::Options(e.to_string()))?;
+        opts.deadline = self.deadline;
+        ctparquet::convert(self.source, self.dest, &opts, &NoProgress).await
+    }
+}

@@ -1,0 +1,269 @@
+//! The handler: settings, source, destination and queue set up once per container; each
+//! invocation turned into jobs, run here or fanned out, and answered.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use ctparquet::Location;
+use ctparquet_config::{LambdaSettings, convert_options};
+use ctparquet_jobs::job::scheduled_days;
+use ctparquet_jobs::run::Failure;
+use ctparquet_jobs::{Job, JobQueue, Outcome, Runner, SqsQueue, Unit, plan};
+use lambda_runtime::Context;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::Invocation;
+use crate::metrics;
+
+pub struct App {
+    pub settings: LambdaSettings,
+    /// Source and destination of conversions (absent in a Firehose-only function).
+    locations: Option<(Location, Location)>,
+    queue: Option<SqsQueue>,
+    pub firehose: crate::firehose::Firehose,
+}
+
+/// What one job came to: the response of direct and scheduled invocations.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// (account, region, day) units the job covered.
+    pub units: usize,
+    pub converted: Vec<Unit>,
+    pub failed: Vec<Failure>,
+    /// Units sent to the queue as messages of their own.
+    pub fanned_out: usize,
+    /// Units not finished in time, re-enqueued.
+    pub handed_back: usize,
+    pub totals: ctparquet_jobs::Totals,
+}
+
+impl App {
+    pub async fn new(settings: LambdaSettings) -> Result<App> {
+        let s3 = settings.s3.to_options();
+        let locations = match (&settings.source, &settings.dest) {
+            (Some(source), Some(dest)) => Some((
+                Location::parse(source, false, &s3).context("CTPARQUET_SOURCE")?,
+                Location::parse(dest, true, &s3).context("CTPARQUET_DEST")?,
+            )),
+            (None, None) => None,
+            _ => anyhow::bail!("set both CTPARQUET_SOURCE and CTPARQUET_DEST, or neither"),
+        };
+        // Check the conversion settings now, not at the first event.
+        let today = chrono::Utc::now().date_naive();
+        convert_options(today, today, &settings.scope, &settings.tuning)
+            .context("conversion settings")?;
+        let queue = match settings.queue_url.as_deref() {
+            Some(url) if !url.is_empty() => Some(SqsQueue::from_env(url).await),
+            _ => None,
+        };
+        let firehose = crate::firehose::Firehose::from_settings(&settings.firehose)?;
+        Ok(App {
+            settings,
+            locations,
+            queue,
+            firehose,
+        })
+    }
+
+    /// The instant after which no unit starts and no day is written in this invocation.
+    fn deadline(&self, ctx: &Context) -> Instant {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let remaining =
+            Duration::from_millis(u64::try_from(ctx.deadline as i64 - now_ms).unwrap_or(0));
+        let margin = Duration::from_secs(self.settings.deadline_margin_secs);
+        Instant::now() + remaining.saturating_sub(margin)
+    }
+
+    pub async fn handle(
+        &self,
+        payload: Value,
+        ctx: Context,
+    ) -> Result<Value, lambda_runtime::Error> {
+        let started = Instant::now();
+        let deadline = self.deadline(&ctx);
+        let namespace = &self.settings.metrics_namespace;
+        match Invocation::classify(payload)? {
+            Invocation::Schedule(event) => {
+                let time = event.time.unwrap_or_else(chrono::Utc::now);
+                let (from, to) = scheduled_days(
+                    time,
+                    self.settings.schedule_offset_days,
+                    self.settings.schedule_days,
+                )
+                .context("schedule time out of range")?;
+                tracing::info!(%time, %from, %to, "scheduled conversion");
+                let report = self.execute(&Job::range(from, to), deadline).await;
+                self.answer("schedule", report, started)
+            }
+            Invocation::Direct(job) => {
+                tracing::info!(job = %serde_json::to_string(&job)?, "direct invocation");
+                let report = self.execute(&job, deadline).await;
+                self.answer("direct", report, started)
+            }
+            Invocation::Sqs(event) => {
+                let (response, outcome, extra) = self.sqs(event, deadline).await;
+                metrics::emit(namespace, "sqs", &outcome.totals, &extra, started.elapsed());
+                Ok(serde_json::to_value(response)?)
+            }
+            Invocation::Firehose(event) => {
+                let response = self.firehose.transform(event).await?;
+                Ok(serde_json::to_value(response)?)
+            }
+        }
+    }
+
+    /// Metrics, then the report, or an error naming the failed days (so the invocation counts
+    /// as failed and alarms see it).
+    fn answer(
+        &self,
+        trigger: &str,
+        report: Result<Report>,
+        started: Instant,
+    ) -> Result<Value, lambda_runtime::Error> {
+        let namespace = &self.settings.metrics_namespace;
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                metrics::emit(
+                    namespace,
+                    trigger,
+                    &Default::default(),
+                    &[("FailedUnits", 1)],
+                    started.elapsed(),
+                );
+                return Err(format!("{e:#}").into());
+            }
+        };
+        metrics::emit(
+            namespace,
+            trigger,
+            &report.totals,
+            &[
+                ("FailedUnits", report.failed.len() as u64),
+                ("Enqueued", (report.fanned_out + report.handed_back) as u64),
+            ],
+            started.elapsed(),
+        );
+        if !report.failed.is_empty() {
+            let days: Vec<String> = report
+                .failed
+                .iter()
+                .map(|f| format!("{}: {}", f.unit, f.error))
+                .collect();
+            return Err(format!("{} day(s) not converted: {}", days.len(), days.join("; ")).into());
+        }
+        Ok(serde_json::to_value(report)?)
+    }
+
+    /// Plan a job, then fan it out or run it here; work left at the deadline is re-enqueued.
+    pub async fn execute(&self, job: &Job, deadline: Instant) -> Result<Report> {
+        let (source, dest) = self.locations.as_ref().context(
+            "this function has no CTPARQUET_SOURCE and CTPARQUET_DEST: it only transforms Firehose records",
+        )?;
+        let units = plan(source, job, &self.settings.scope).await?;
+        let mut report = Report {
+            units: units.len(),
+            ..Report::default()
+        };
+        let fan_out = match job.fanout {
+            Some(explicit) => explicit,
+            None => units.len() > self.settings.inline_max_units && self.queue.is_some(),
+        };
+        if fan_out {
+            let queue = self
+                .queue
+                .as_ref()
+                .context("fan-out needs a queue: set CTPARQUET_QUEUE_URL")?;
+            let jobs: Vec<Job> = units.iter().map(Unit::job).collect();
+            queue.send(&jobs).await?;
+            tracing::info!(messages = jobs.len(), queue = queue.url(), "fanned out");
+            report.fanned_out = jobs.len();
+            return Ok(report);
+        }
+        let runner = Runner {
+            source,
+            dest,
+            scope: &self.settings.scope,
+            tuning: &self.settings.tuning,
+            deadline: Some(deadline),
+        };
+        let Outcome {
+            done,
+            failed,
+            left,
+            totals,
+        } = runner.run(units).await;
+        report.converted = done;
+        report.failed = failed;
+        report.totals = totals;
+        if !left.is_empty() {
+            match &self.queue {
+                Some(queue) => {
+                    let jobs: Vec<Job> = left.iter().map(Unit::job).collect();
+                    queue.send(&jobs).await?;
+                    tracing::warn!(units = left.len(), "out of time: the rest re-enqueued");
+                    report.handed_back = left.len();
+                }
+                None => report.failed.extend(left.into_iter().map(|unit| Failure {
+                    unit,
+                    error:
+                        "out of time, and no queue (CTPARQUET_QUEUE_URL) to hand it back to".into(),
+                })),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Each message is a job; a message fails alone (partial batch response), so SQS retries
+    /// only it and moves it to the dead-letter queue after the redrive policy's receives.
+    async fn sqs(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> (SqsBatchResponse, Outcome, Vec<(&'static str, u64)>) {
+        let mut response = SqsBatchResponse::default();
+        let mut outcome = Outcome::default();
+        let (mut failed_messages, mut enqueued) = (0u64, 0u64);
+        for message in event.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let body = message.body.as_deref().unwrap_or("");
+            let result: Result<()> = async {
+                let job = Job::parse(body).context("message body")?;
+                if Instant::now() >= deadline {
+                    // Not started: hand it back as a new message (no receive is spent on it).
+                    let queue = self.queue.as_ref().context("out of time, and no queue")?;
+                    queue.send(std::slice::from_ref(&job)).await?;
+                    enqueued += 1;
+                    return Ok(());
+                }
+                let report = self.execute(&job, deadline).await?;
+                enqueued += (report.fanned_out + report.handed_back) as u64;
+                outcome.totals += &report.totals;
+                if let Some(f) = report.failed.first() {
+                    anyhow::bail!(
+                        "{} day(s) failed, first {}: {}",
+                        report.failed.len(),
+                        f.unit,
+                        f.error
+                    );
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::error!(message_id = %id, body, error = format!("{error:#}"), "job message failed");
+                failed_messages += 1;
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        (
+            response,
+            outcome,
+            vec![("FailedMessages", failed_messages), ("Enqueued", enqueued)],
+        )
+    }
+}

@@ -1,0 +1,602 @@
+//! Firehose data transformation for CloudWatch Logs subscriptions, with dynamic partitioning.
+//!
+//! Each Firehose record is base64 of gzip of a CloudWatch Logs subscription payload. The answer
+//! for each is one record: `Dropped` for CONTROL_MESSAGE, `ProcessingFailed` (reason logged, the
+//! original data kept so Firehose writes it under its error prefix) for what cannot be read, and
+//! `Ok` with newline-delimited output and partition keys otherwise:
+//! - CloudTrail log groups: each message is one event, written as is; keys `account`, `region`,
+//!   `year`, `month`, `day` from the event itself (its true day, not the arrival time);
+//! - other log groups: each log event as a JSON line (`id`, `timestamp`, `message`, `owner`,
+//!   `logGroup`, `logStream`); keys from the configured list (log stream, event time, ...).
+//!
+//! A record's events can need different keys (a batch across midnight): the largest group is
+//! answered, the others are re-ingested into the stream as payloads of their own. Records whose
+//! output would take the response past Firehose's 6 MB are answered `Dropped` and re-ingested
+//! (split when large), as the AWS blueprint does: PutRecordBatch with bounded retries; if that
+//! still fails the invocation fails, so Firehose retries the batch. Nothing is dropped silently.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ctparquet_config::FirehoseArgs;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Firehose's limit on the transformation response.
+pub const MAX_RESPONSE_BYTES: usize = 6_000_000;
+/// Output a re-ingested payload may produce at most, so it fits any later response.
+const MAX_REINGEST_OUTPUT: usize = 1_000_000;
+/// A payload inflating beyond this is refused (a subscription payload is at most ~1 MB gzip).
+const MAX_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
+/// PutRecordBatch limits: records and bytes per call.
+const PUT_MAX_RECORDS: usize = 500;
+const PUT_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransformEvent {
+    pub delivery_stream_arn: String,
+    pub records: Vec<InRecord>,
+}
+
+/// A record as Firehose sends it; `data` stays text so a bad record fails alone.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InRecord {
+    pub record_id: String,
+    pub data: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct TransformResponse {
+    pub records: Vec<OutRecord>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct OutRecord {
+    pub record_id: String,
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    pub partition_keys: BTreeMap<String, String>,
+}
+
+/// A CloudWatch Logs subscription payload.
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    log_group: String,
+    #[serde(default)]
+    log_stream: String,
+    #[serde(default)]
+    subscription_filters: Vec<String>,
+    message_type: String,
+    #[serde(default)]
+    log_events: Vec<LogEvent>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+struct LogEvent {
+    id: String,
+    timestamp: i64,
+    message: String,
+}
+
+/// The CloudTrail fields that decide an event's partition.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrailFields {
+    event_time: Option<String>,
+    event_version: Option<String>,
+    recipient_account_id: Option<String>,
+    aws_region: Option<String>,
+    user_identity: Option<Identity>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity {
+    account_id: Option<String>,
+}
+
+/// Where re-ingested records go: the delivery stream, through PutRecordBatch.
+pub trait Reingest: Send + Sync {
+    /// Put `records` into `stream`; the indexes of those refused (to be retried).
+    fn put(
+        &self,
+        stream: &str,
+        records: &[Vec<u8>],
+    ) -> impl Future<Output = Result<Vec<usize>>> + Send;
+}
+
+/// The AWS Firehose API.
+pub struct FirehoseApi {
+    client: tokio::sync::OnceCell<aws_sdk_firehose::Client>,
+}
+
+impl Reingest for FirehoseApi {
+    async fn put(&self, stream: &str, records: &[Vec<u8>]) -> Result<Vec<usize>> {
+        use aws_sdk_firehose::primitives::Blob;
+        use aws_sdk_firehose::types::Record;
+        let client = self
+            .client
+            .get_or_init(|| async {
+                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                aws_sdk_firehose::Client::new(&config)
+            })
+            .await;
+        let entries = records
+            .iter()
+            .map(|r| Record::builder().data(Blob::new(r.clone())).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = client
+            .put_record_batch()
+            .delivery_stream_name(stream)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_firehose::error::DisplayErrorContext(&e)))?;
+        Ok(out
+            .request_responses
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.error_code.is_some())
+            .map(|(i, _)| i)
+            .collect())
+    }
+}
+
+/// The transformation, configured once.
+pub struct Firehose<R = FirehoseApi> {
+    cloudtrail_groups: Option<Vec<String>>,
+    log_keys: Vec<LogKey>,
+    attempts: u32,
+    reingest: R,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum LogKey {
+    Owner,
+    Group,
+    Stream,
+    Year,
+    Month,
+    Day,
+    Hour,
+}
+
+impl LogKey {
+    fn parse(name: &str) -> Result<LogKey> {
+        Ok(match name.trim() {
+            "owner" => LogKey::Owner,
+            "group" => LogKey::Group,
+            "stream" => LogKey::Stream,
+            "year" => LogKey::Year,
+            "month" => LogKey::Month,
+            "day" => LogKey::Day,
+            "hour" => LogKey::Hour,
+            other => bail!(
+                "CTPARQUET_FIREHOSE_LOG_KEYS: unknown key {other:?} (use owner, group, stream, year, month, day, hour)"
+            ),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            LogKey::Owner => "owner",
+            LogKey::Group => "group",
+            LogKey::Stream => "stream",
+            LogKey::Year => "year",
+            LogKey::Month => "month",
+            LogKey::Day => "day",
+            LogKey::Hour => "hour",
+        }
+    }
+}
+
+impl Firehose<FirehoseApi> {
+    pub fn from_settings(args: &FirehoseArgs) -> Result<Self> {
+        Firehose::new(
+            args,
+            FirehoseApi {
+                client: tokio::sync::OnceCell::new(),
+            },
+        )
+    }
+}
+
+type Keys = BTreeMap<String, String>;
+
+/// What one record came to.
+enum Outcome {
+    Control,
+    Failed(String),
+    /// Output groups, the largest first; each with its keys, events and output lines.
+    Data(Payload, Vec<(Keys, Vec<usize>, Vec<u8>)>),
+}
+
+/// A partition key value safe in an S3 prefix.
+fn key_value(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
+        "unknown".into()
+    } else {
+        cleaned
+    }
+}
+
+impl<R: Reingest> Firehose<R> {
+    pub fn new(args: &FirehoseArgs, reingest: R) -> Result<Self> {
+        let log_keys = args
+            .firehose_log_keys
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| LogKey::parse(k))
+            .collect::<Result<Vec<_>>>()?;
+        if log_keys.is_empty() {
+            bail!("CTPARQUET_FIREHOSE_LOG_KEYS names no key");
+        }
+        Ok(Firehose {
+            cloudtrail_groups: args
+                .firehose_cloudtrail_log_groups
+                .clone()
+                .map(|g| g.into_iter().filter(|s| !s.trim().is_empty()).collect()),
+            log_keys,
+            attempts: args.firehose_reingest_attempts,
+            reingest,
+        })
+    }
+
+    fn is_cloudtrail(&self, payload: &Payload) -> bool {
+        match &self.cloudtrail_groups {
+            Some(groups) => groups.iter().any(|g| match g.strip_suffix('*') {
+                Some(prefix) => payload.log_group.starts_with(prefix),
+                None => payload.log_group == *g,
+            }),
+            None => payload.log_events.first().is_some_and(|e| {
+                serde_json::from_str::<TrailFields>(&e.message)
+                    .is_ok_and(|f| f.event_version.is_some() && f.event_time.is_some())
+            }),
+        }
+    }
+
+    /// Keys and output line of a CloudTrail event.
+    fn trail_event(&self, payload: &Payload, event: &LogEvent) -> Result<(Keys, Vec<u8>), String> {
+        let raw: &RawValue = serde_json::from_str(&event.message)
+            .map_err(|e| format!("log event {}: not JSON: {e}", event.id))?;
+        let fields: TrailFields = serde_json::from_str(raw.get())
+            .map_err(|e| format!("log event {}: not a CloudTrail event: {e}", event.id))?;
+        let time = fields
+            .event_time
+            .as_deref()
+            .and_then(ctparquet::time::parse_event_time)
+            .ok_or_else(|| format!("log event {}: no usable eventTime", event.id))?;
+        let (year, month, day) =
+            ctparquet::time::day_partition(ctparquet::time::day_of_millis(time.millis()));
+        let account = fields
+            .recipient_account_id
+            .or(fields.user_identity.and_then(|u| u.account_id))
+            .unwrap_or_else(|| payload.owner.clone());
+        let region = fields.aws_region.unwrap_or_else(|| "unknown".into());
+        let keys = Keys::from([
+            ("account".into(), key_value(&account)),
+            ("region".into(), key_value(&region)),
+            ("year".into(), year),
+            ("month".into(), month),
+            ("day".into(), day),
+        ]);
+        let mut line = raw.get().as_bytes().to_vec();
+        line.push(b'\n');
+        Ok((keys, line))
+    }
+
+    /// Keys and output line of a log event of any other log group.
+    fn log_event(&self, payload: &Payload, event: &LogEvent) -> Result<(Keys, Vec<u8>), String> {
+        let time = chrono::DateTime::from_timestamp_millis(event.timestamp).ok_or_else(|| {
+            format!(
+                "log event {}: timestamp {} out of range",
+                event.id, event.timestamp
+            )
+        })?;
+        let keys = self
+            .log_keys
+            .iter()
+            .map(|k| {
+                let value = match k {
+                    LogKey::Owner => key_value(&payload.owner),
+                    LogKey::Group => key_value(&payload.log_group),
+                    LogKey::Stream => key_value(&payload.log_stream),
+                    LogKey::Year => time.format("%Y").to_string(),
+                    LogKey::Month => time.format("%m").to_string(),
+                    LogKey::Day => time.format("%d").to_string(),
+                    LogKey::Hour => time.format("%H").to_string(),
+                };
+                (k.name().to_string(), value)
+            })
+            .collect();
+        let mut line = serde_json::to_vec(&serde_json::json!({
+            "id": event.id,
+            "timestamp": event.timestamp,
+            "message": event.message,
+            "owner": payload.owner,
+            "logGroup": payload.log_group,
+            "logStream": payload.log_stream,
+        }))
+        .expect("json");
+        line.push(b'\n');
+        Ok((keys, line))
+    }
+
+    fn read_record(&self, data: &str) -> Outcome {
+        let compressed = match B64.decode(data.trim()) {
+            Ok(b) => b,
+            Err(e) => return Outcome::Failed(format!("data is not base64: {e}")),
+        };
+        let mut text = Vec::new();
+        let read = flate2::read::MultiGzDecoder::new(compressed.as_slice())
+            .take(MAX_PAYLOAD_BYTES + 1)
+            .read_to_end(&mut text);
+        if let Err(e) = read {
+            return Outcome::Failed(format!("data is not gzip: {e}"));
+        }
+        if text.len() as u64 > MAX_PAYLOAD_BYTES {
+            return Outcome::Failed(format!("payload inflates beyond {MAX_PAYLOAD_BYTES} bytes"));
+        }
+        let payload: Payload = match serde_json::from_slice(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                return Outcome::Failed(format!("not a CloudWatch Logs subscription payload: {e}"));
+            }
+        };
+        match payload.message_type.as_str() {
+            "CONTROL_MESSAGE" => return Outcome::Control,
+            "DATA_MESSAGE" => {}
+            other => return Outcome::Failed(format!("unknown messageType {other:?}")),
+        }
+        let cloudtrail = self.is_cloudtrail(&payload);
+        let mut groups: BTreeMap<Keys, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
+        for (i, event) in payload.log_events.iter().enumerate() {
+            let made = if cloudtrail {
+                self.trail_event(&payload, event)
+            } else {
+                self.log_event(&payload, event)
+            };
+            match made {
+                Ok((keys, line)) => {
+                    let group = groups.entry(keys).or_default();
+                    group.0.push(i);
+                    group.1.extend_from_slice(&line);
+                }
+                Err(reason) => {
+                    return Outcome::Failed(format!(
+                        "{} / {}: {reason}",
+                        payload.log_group, payload.log_stream
+                    ));
+                }
+            }
+        }
+        let mut groups: Vec<_> = groups.into_iter().map(|(k, (e, o))| (k, e, o)).collect();
+        // Largest first (stable: ties keep key order).
+        groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
+        Outcome::Data(payload, groups)
+    }
+
+    /// Answer every record of a transformation event.
+    pub async fn transform(&self, event: TransformEvent) -> Result<TransformResponse> {
+        let stream = event
+            .delivery_stream_arn
+            .rsplit_once("deliverystream/")
+            .map(|(_, name)| name.to_string())
+            .with_context(|| {
+                format!(
+                    "deliveryStreamArn {:?} names no delivery stream",
+                    event.delivery_stream_arn
+                )
+            })?;
+        let mut reingest: Vec<Vec<u8>> = Vec::new();
+        let mut records = Vec::with_capacity(event.records.len());
+        // `{"records":[]}` plus a comma per record.
+        let mut size = 16usize;
+        let (mut ok, mut dropped, mut failed, mut moved) = (0, 0, 0, 0);
+        for record in event.records {
+            let id = record.record_id;
+            let out = match self.read_record(&record.data) {
+                Outcome::Control => {
+                    dropped += 1;
+                    OutRecord {
+                        record_id: id,
+                        result: "Dropped",
+                        data: None,
+                        metadata: None,
+                    }
+                }
+                Outcome::Failed(reason) => {
+                    failed += 1;
+                    tracing::warn!(record_id = %id, %reason, "record not processed");
+                    OutRecord {
+                        record_id: id,
+                        result: "ProcessingFailed",
+                        data: Some(record.data),
+                        metadata: None,
+                    }
+                }
+                Outcome::Data(payload, mut groups) => {
+                    let rest = groups.split_off(groups.len().min(1));
+                    for (_, events, _) in rest {
+                        moved += events.len();
+                        reingest.extend(payloads(&payload, &events));
+                    }
+                    match groups.pop() {
+                        None => {
+                            // A DATA_MESSAGE without events.
+                            dropped += 1;
+                            OutRecord {
+                                record_id: id,
+                                result: "Dropped",
+                                data: None,
+                                metadata: None,
+                            }
+                        }
+                        Some((keys, events, output)) => {
+                            let data = B64.encode(&output);
+                            let entry = OutRecord {
+                                record_id: id,
+                                result: "Ok",
+                                data: Some(data),
+                                metadata: Some(Metadata {
+                                    partition_keys: keys,
+                                }),
+                            };
+                            let entry_size = serde_json::to_vec(&entry)
+                                .map(|v| v.len())
+                                .unwrap_or(usize::MAX)
+                                + 1;
+                            if size + entry_size > MAX_RESPONSE_BYTES {
+                                // Does not fit: Dropped here, its events go round again.
+                                moved += events.len();
+                                reingest.extend(payloads(&payload, &events));
+                                OutRecord {
+                                    record_id: entry.record_id,
+                                    result: "Dropped",
+                                    data: None,
+                                    metadata: None,
+                                }
+                            } else {
+                                ok += 1;
+                                entry
+                            }
+                        }
+                    }
+                }
+            };
+            size += serde_json::to_vec(&out).map(|v| v.len()).unwrap_or(0) + 1;
+            records.push(out);
+        }
+        if !reingest.is_empty() {
+            self.put_all(&stream, reingest).await?;
+        }
+        tracing::info!(
+            ok,
+            dropped,
+            failed,
+            reingested_events = moved,
+            response_bytes = size,
+            "firehose batch transformed"
+        );
+        Ok(TransformResponse { records })
+    }
+
+    /// PutRecordBatch in batches within its limits, retrying refused records with backoff.
+    async fn put_all(&self, stream: &str, records: Vec<Vec<u8>>) -> Result<()> {
+        let total = records.len();
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = 0;
+        let mut batches = Vec::new();
+        for r in records {
+            if !batch.is_empty()
+                && (batch.len() == PUT_MAX_RECORDS || bytes + r.len() > PUT_MAX_BYTES)
+            {
+                batches.push(std::mem::take(&mut batch));
+                bytes = 0;
+            }
+            bytes += r.len();
+            batch.push(r);
+        }
+        batches.push(batch);
+        for mut pending in batches {
+            let mut attempt = 1;
+            loop {
+                let refused = match self.reingest.put(stream, &pending).await {
+                    Ok(refused) => refused,
+                    Err(e) if attempt < self.attempts => {
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            attempt,
+                            "PutRecordBatch failed; retrying"
+                        );
+                        (0..pending.len()).collect()
+                    }
+                    Err(e) => {
+                        return Err(
+                            e.context(format!("re-ingesting {total} record(s) into {stream}"))
+                        );
+                    }
+                };
+                if refused.is_empty() {
+                    break;
+                }
+                if attempt >= self.attempts {
+                    bail!(
+                        "re-ingesting into {stream}: {} record(s) still refused after {attempt} attempt(s)",
+                        refused.len()
+                    );
+                }
+                pending = refused
+                    .into_iter()
+                    .map(|i| std::mem::take(&mut pending[i]))
+                    .collect();
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
+                attempt += 1;
+            }
+        }
+        tracing::info!(records = total, stream, "records re-ingested");
+        Ok(())
+    }
+}
+
+/// `events` of `payload` as gzipped subscription payloads, each small enough that its output
+/// fits a later response whatever else is in it.
+fn payloads(payload: &Payload, events: &[usize]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut chunk: Vec<LogEvent> = Vec::new();
+    let mut chunk_bytes = 0;
+    let mut flush = |chunk: &mut Vec<LogEvent>| {
+        if chunk.is_empty() {
+            return;
+        }
+        let part = Payload {
+            log_events: std::mem::take(chunk),
+            ..payload.clone()
+        };
+        let json = serde_json::to_vec(&part).expect("json");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &json).expect("in memory");
+        out.push(gz.finish().expect("in memory"));
+    };
+    for &i in events {
+        let event = &payload.log_events[i];
+        // The output line is about the message plus its envelope.
+        let cost = event.message.len() + event.id.len() + 200;
+        if chunk_bytes + cost > MAX_REINGEST_OUTPUT {
+            flush(&mut chunk);
+            chunk_bytes = 0;
+        }
+        chunk_bytes += cost;
+        chunk.push(event.clone());
+    }
+    flush(&mut chunk);
+    out
+}

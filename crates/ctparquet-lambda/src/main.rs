@@ -1,0 +1,88 @@
+//! `ctparquet-lambda`: the AWS Lambda (provided.al2023) over the ctparquet library.
+//!
+//! One binary, one handler, four kinds of event (see [`event::Invocation`]): EventBridge
+//! scheduled events, SQS batches of jobs, direct invocations with a job, Firehose
+//! transformation records. Settings come from the environment, parsed once at start into
+//! [`ctparquet_config::LambdaSettings`]; `ctparquet-lambda --help` lists them.
+
+mod app;
+mod event;
+mod firehose;
+mod metrics;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use ctparquet_config::{LambdaSettings, env_vars};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+fn init_logging() {
+    // JSON lines on stdout (CloudWatch Logs), with the runtime's span fields (the request id).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        .init();
+}
+
+fn main() -> ExitCode {
+    // `--print-env`: the environment variables the Lambda reads, as JSON (for the Terraform
+    // module's tests and docs).
+    if std::env::args().nth(1).as_deref() == Some("--print-env") {
+        let vars: Vec<Value> = env_vars(&LambdaSettings::command())
+            .into_iter()
+            .map(|v| serde_json::json!({"name": v.name, "help": v.help, "default": v.default}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&vars).expect("json"));
+        return ExitCode::SUCCESS;
+    }
+    let settings = match LambdaSettings::try_parse() {
+        Ok(s) => s,
+        Err(e) => {
+            // Help and version go to stdout; a bad setting fails the Lambda's init, named.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let app = match app::App::new(settings).await {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "invalid configuration");
+                return ExitCode::FAILURE;
+            }
+        };
+        let app = &app;
+        let handler = service_fn(move |event: LambdaEvent<Value>| async move {
+            app.handle(event.payload, event.context).await
+        });
+        match lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "the Lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
