@@ -4,7 +4,8 @@ use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use ctparquet::ConvertOptions;
-use ctparquet_config::{DaysArgs, S3Args, TableArg, TuningArgs, clean_list, convert_options};
+pub use ctparquet_config::convert_options;
+use ctparquet_config::{DaysArgs, S3Args, TableArg, TuningArgs, clean_list};
 use ctparquet_gen::GenOptions;
 
 #[derive(Parser, Debug)]
@@ -36,6 +37,32 @@ pub enum Command {
     Ddl(DdlArgs),
     /// Remove whole day partitions older than --keep-days (a dry run unless --apply).
     Retention(RetentionArgs),
+    /// Rebuild a range of days: send one job per day to the Lambda's queue (--enqueue), or
+    /// convert here, one account, region and day at a time.
+    Backfill(BackfillArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BackfillArgs {
+    /// Folder (or bucket prefix) that holds AWSLogs/ (to convert here; not with --enqueue).
+    #[arg(required_unless_present = "enqueue", conflicts_with = "enqueue")]
+    pub source: Option<String>,
+    /// Folder (or bucket prefix) to write under (to convert here; not with --enqueue).
+    #[arg(required_unless_present = "enqueue", conflicts_with = "enqueue")]
+    pub dest: Option<String>,
+    #[command(flatten)]
+    pub days: DaysArgs,
+    /// SQS queue URL of the ctparquet Lambda: send one message per day (with --accounts and
+    /// --regions if given) instead of converting here. Lateness and table are the Lambda's.
+    #[arg(long)]
+    pub enqueue: Option<String>,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Args, Debug)]

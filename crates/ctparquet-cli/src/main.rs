@@ -10,7 +10,10 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use ctparquet::Location;
 
-use args::{Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs, VerifyArgs};
+use args::{
+    BackfillArgs, Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs,
+    VerifyArgs,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
             Command::Gen(args) => generate(args),
             Command::Ddl(args) => ddl(args),
             Command::Retention(args) => retention(args).await,
+            Command::Backfill(args) => backfill(args).await,
         }
     });
     match result {
@@ -184,6 +188,65 @@ async fn retention(args: RetentionArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
+    use ctparquet_jobs::{Job, JobQueue, Runner, SqsQueue};
+    let (from, to) = args.days.range()?;
+    let scope = &args.days.scope;
+    let job = Job {
+        accounts: scope.accounts(),
+        regions: scope.regions(),
+        ..Job::range(from, to)
+    };
+    if let Some(url) = &args.enqueue {
+        let jobs = job.split_days()?;
+        let queue = SqsQueue::from_env(url).await;
+        queue.send(&jobs).await?;
+        if args.json {
+            println!("{}", serde_json::json!({"enqueued": jobs.len(), "queue": url}));
+        } else {
+            println!("sent {} job message(s) ({from} .. {to}) to {url}", jobs.len());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(source), Some(dest)) = (&args.source, &args.dest) else {
+        anyhow::bail!("give SOURCE and DEST to convert here, or --enqueue QUEUE_URL");
+    };
+    // Check the settings before listing anything.
+    args::convert_options(from, to, scope, &args.tuning)?;
+    let s3 = args.s3.to_options();
+    let source = Location::parse(source, false, &s3).context("opening SOURCE")?;
+    let dest = Location::parse(dest, true, &s3).context("opening DEST")?;
+    let units = ctparquet_jobs::plan(&source, &job, scope).await?;
+    let total = units.len();
+    let runner = Runner {
+        source: &source,
+        dest: &dest,
+        scope,
+        tuning: &args.tuning,
+        deadline: None,
+    };
+    let outcome = runner.run(units).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "{total} day(s) of an account and region: {} converted, {} failed; {} events written, {} files read",
+            outcome.done.len(),
+            outcome.failed.len(),
+            outcome.totals.events_written,
+            outcome.totals.files_read
+        );
+        for f in &outcome.failed {
+            println!("failed {}: {}", f.unit, f.error);
+        }
+    }
+    Ok(if outcome.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 async fn verify(args: VerifyArgs) -> Result<ExitCode> {

@@ -10,12 +10,26 @@ use ctparquet_config::{LambdaSettings, convert_options};
 use ctparquet_jobs::job::scheduled_days;
 use ctparquet_jobs::run::Failure;
 use ctparquet_jobs::{Job, JobQueue, Outcome, Runner, SqsQueue, Unit, plan};
-use lambda_runtime::Context;
+use lambda_runtime::{Context, Diagnostic};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::event::Invocation;
 use crate::metrics;
+
+/// An invocation's error, named for the caller (and logged).
+fn failure(kind: &str, message: impl std::fmt::Display) -> Diagnostic {
+    let message = message.to_string();
+    tracing::error!(error_type = kind, error = %message, "invocation failed");
+    Diagnostic {
+        error_type: kind.to_string(),
+        error_message: message,
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).expect("responses serialize")
+}
 
 pub struct App {
     pub settings: LambdaSettings,
@@ -70,9 +84,21 @@ impl App {
     /// The instant after which no unit starts and no day is written in this invocation.
     fn deadline(&self, ctx: &Context) -> Instant {
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let remaining =
-            Duration::from_millis(u64::try_from(ctx.deadline as i64 - now_ms).unwrap_or(0));
+        let deadline_ms = ctx.deadline as i64;
+        // Lambda gives the deadline in epoch milliseconds. Some emulators (cargo-lambda 1.9)
+        // give the timeout itself: a value before 2001 can only be that.
+        let remaining_ms = if deadline_ms < 978_307_200_000 {
+            deadline_ms
+        } else {
+            deadline_ms - now_ms
+        };
+        let remaining = Duration::from_millis(u64::try_from(remaining_ms).unwrap_or(0));
         let margin = Duration::from_secs(self.settings.deadline_margin_secs);
+        tracing::debug!(
+            remaining_ms = remaining.as_millis() as u64,
+            margin_secs = margin.as_secs(),
+            "invocation time left"
+        );
         Instant::now() + remaining.saturating_sub(margin)
     }
 
@@ -80,11 +106,13 @@ impl App {
         &self,
         payload: Value,
         ctx: Context,
-    ) -> Result<Value, lambda_runtime::Error> {
+    ) -> Result<Value, Diagnostic> {
         let started = Instant::now();
         let deadline = self.deadline(&ctx);
         let namespace = &self.settings.metrics_namespace;
-        match Invocation::classify(payload)? {
+        let invocation =
+            Invocation::classify(payload).map_err(|e| failure("InvalidEvent", e))?;
+        match invocation {
             Invocation::Schedule(event) => {
                 let time = event.time.unwrap_or_else(chrono::Utc::now);
                 let (from, to) = scheduled_days(
@@ -92,24 +120,28 @@ impl App {
                     self.settings.schedule_offset_days,
                     self.settings.schedule_days,
                 )
-                .context("schedule time out of range")?;
+                .ok_or_else(|| failure("InvalidEvent", "schedule time out of range"))?;
                 tracing::info!(%time, %from, %to, "scheduled conversion");
                 let report = self.execute(&Job::range(from, to), deadline).await;
                 self.answer("schedule", report, started)
             }
             Invocation::Direct(job) => {
-                tracing::info!(job = %serde_json::to_string(&job)?, "direct invocation");
+                tracing::info!(job = ?job, "direct invocation");
                 let report = self.execute(&job, deadline).await;
                 self.answer("direct", report, started)
             }
             Invocation::Sqs(event) => {
                 let (response, outcome, extra) = self.sqs(event, deadline).await;
                 metrics::emit(namespace, "sqs", &outcome.totals, &extra, started.elapsed());
-                Ok(serde_json::to_value(response)?)
+                Ok(to_json(&response))
             }
             Invocation::Firehose(event) => {
-                let response = self.firehose.transform(event).await?;
-                Ok(serde_json::to_value(response)?)
+                let response = self
+                    .firehose
+                    .transform(event)
+                    .await
+                    .map_err(|e| failure("FirehoseReingestFailed", format!("{e:#}")))?;
+                Ok(to_json(&response))
             }
         }
     }
@@ -121,7 +153,7 @@ impl App {
         trigger: &str,
         report: Result<Report>,
         started: Instant,
-    ) -> Result<Value, lambda_runtime::Error> {
+    ) -> Result<Value, Diagnostic> {
         let namespace = &self.settings.metrics_namespace;
         let report = match report {
             Ok(r) => r,
@@ -133,7 +165,7 @@ impl App {
                     &[("FailedUnits", 1)],
                     started.elapsed(),
                 );
-                return Err(format!("{e:#}").into());
+                return Err(failure("ConversionFailed", format!("{e:#}")));
             }
         };
         metrics::emit(
@@ -152,9 +184,12 @@ impl App {
                 .iter()
                 .map(|f| format!("{}: {}", f.unit, f.error))
                 .collect();
-            return Err(format!("{} day(s) not converted: {}", days.len(), days.join("; ")).into());
+            return Err(failure(
+                "ConversionFailed",
+                format!("{} day(s) not converted: {}", days.len(), days.join("; ")),
+            ));
         }
-        Ok(serde_json::to_value(report)?)
+        Ok(to_json(&report))
     }
 
     /// Plan a job, then fan it out or run it here; work left at the deadline is re-enqueued.
