@@ -204,9 +204,15 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         let queue = SqsQueue::from_env(url).await;
         queue.send(&jobs).await?;
         if args.json {
-            println!("{}", serde_json::json!({"enqueued": jobs.len(), "queue": url}));
+            println!(
+                "{}",
+                serde_json::json!({"enqueued": jobs.len(), "queue": url})
+            );
         } else {
-            println!("sent {} job message(s) ({from} .. {to}) to {url}", jobs.len());
+            println!(
+                "sent {} job message(s) ({from} .. {to}) to {url}",
+                jobs.len()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }

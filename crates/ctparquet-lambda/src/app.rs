@@ -102,16 +102,11 @@ impl App {
         Instant::now() + remaining.saturating_sub(margin)
     }
 
-    pub async fn handle(
-        &self,
-        payload: Value,
-        ctx: Context,
-    ) -> Result<Value, Diagnostic> {
+    pub async fn handle(&self, payload: Value, ctx: Context) -> Result<Value, Diagnostic> {
         let started = Instant::now();
         let deadline = self.deadline(&ctx);
         let namespace = &self.settings.metrics_namespace;
-        let invocation =
-            Invocation::classify(payload).map_err(|e| failure("InvalidEvent", e))?;
+        let invocation = Invocation::classify(payload).map_err(|e| failure("InvalidEvent", e))?;
         match invocation {
             Invocation::Schedule(event) => {
                 let time = event.time.unwrap_or_else(chrono::Utc::now);

@@ -31,6 +31,26 @@ fn init_logging() {
         .init();
 }
 
+/// A settings error, with the environment variable the flag it names is read from.
+fn name_the_variable(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let text = text.trim().trim_start_matches("error: ");
+    let command = LambdaSettings::command();
+    let flag = error
+        .get(clap::error::ContextKind::InvalidArg)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let variable = command.get_arguments().find_map(|arg| {
+        let long = arg.get_long()?;
+        let named = flag == format!("--{long}") || flag.starts_with(&format!("--{long} "));
+        named.then(|| arg.get_env()?.to_str().map(str::to_string))?
+    });
+    match variable {
+        Some(v) => format!("{v}: {text}"),
+        None => text.to_string(),
+    }
+}
+
 fn main() -> ExitCode {
     // `--print-env`: the environment variables the Lambda reads, as JSON (for the Terraform
     // module's tests and docs).
@@ -45,13 +65,14 @@ fn main() -> ExitCode {
     let settings = match LambdaSettings::try_parse() {
         Ok(s) => s,
         Err(e) => {
-            // Help and version go to stdout; a bad setting fails the Lambda's init, named.
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            // Help and version go to stdout; a bad setting fails the Lambda's init, named by
+            // its environment variable (clap names the flag).
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {}", name_the_variable(&e));
+            return ExitCode::FAILURE;
         }
     };
     init_logging();

@@ -165,3 +165,39 @@ class FaultProxy:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+DUCKDB_S3_PYTHON = Path(__file__).resolve().parents[3] / ".venv-duckdb-s3" / "bin" / "python"
+
+
+def duckdb_s3(endpoint, queries):
+    """Run SQL `queries` ({name: sql}) with DuckDB's httpfs against the server; `{scan}` in a
+    query is the Hive-partitioned scan of its s3:// glob given as `{scan:s3://...}`. DuckDB's
+    httpfs is only installable offline for DuckDB 1.4.4 (PyPI duckdb-ext-httpfs), so this runs in
+    its own venv (scripts/test.sh makes it)."""
+    import json as _json
+    import subprocess as _subprocess
+
+    assert DUCKDB_S3_PYTHON.exists(), f"missing {DUCKDB_S3_PYTHON}: run scripts/test.sh"
+    host = endpoint.removeprefix("http://")
+    script = f"""
+import duckdb, duckdb_ext, os, json, sys
+ext = os.path.join(os.path.dirname(duckdb_ext.__path__[0]), "duckdb_ext", "extensions")
+con = duckdb.connect(config={{"extension_directory": ext, "autoinstall_known_extensions": False}})
+con.execute("LOAD httpfs")
+con.execute("CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)")
+out = {{}}
+for name, sql in json.loads(sys.argv[1]).items():
+    out[name] = [list(r) for r in con.execute(sql).fetchall()]
+print(json.dumps(out, default=str))
+"""
+    out = _subprocess.run([str(DUCKDB_S3_PYTHON), "-c", script, _json.dumps(queries)],
+                          capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return _json.loads(out.stdout)
+
+
+def hive_scan(url):
+    """DuckDB's scan of ctparquet output under an s3:// prefix."""
+    return (f"read_parquet('{url.rstrip('/')}/**/*.parquet', hive_partitioning=true, "
+            "hive_types={'year': BIGINT, 'month': BIGINT, 'day': BIGINT})")

@@ -1,0 +1,212 @@
+"""The Lambda end to end: the real ctparquet-lambda binary under cargo-lambda's emulator,
+invoked with an EventBridge scheduled event, SQS batches and direct jobs, reading from and
+writing to an S3-compatible server (moto, HTTP on 127.0.0.1) that also serves SQS; DuckDB reads
+what it wrote."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import boto3
+import pytest
+
+from conftest import BIN, ROOT
+from support.lambda_emulator import Emulator, metrics, scheduled_event, sqs_event
+from support.s3 import CREDENTIALS, MotoServer, duckdb_s3, hive_scan, upload_tree
+
+REAL_ORG_TREE = ROOT.parent / "shared/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
+ACCOUNTS = ["111122223333", "012345678901"]
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
+def ctparquet(*args):
+    out = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True)
+    assert out.returncode == 0, f"ctparquet {args}:\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = MotoServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    e = Emulator(tmp_path_factory.mktemp("emulator"))
+    yield e
+    e.stop()
+
+
+def sqs(server):
+    return boto3.client("sqs", endpoint_url=server.endpoint, aws_access_key_id="test",
+                        aws_secret_access_key="test", region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory, server):
+    """Generated trails (Jan 30 .. Feb 2 folders) and the real organization trail, under
+    s3://logs/trail, and a copy with one corrupt delivery file under s3://logs/badtrail."""
+    base = tmp_path_factory.mktemp("lambda")
+    src = base / "src"
+    ctparquet("gen", src, "--accounts", ",".join(ACCOUNTS), "--regions", ",".join(REGIONS),
+              "--start", "2026-01-30", "--days", 4, "--files-per-day", 12, "--events-per-file", 10)
+    shutil.copytree(REAL_ORG_TREE / "AWSLogs", src / "AWSLogs", dirs_exist_ok=True)
+    client = server.client()
+    for bucket in ("logs", "lake"):
+        client.create_bucket(Bucket=bucket)
+    upload_tree(client, src, "logs", "trail")
+    upload_tree(client, src, "logs", "badtrail")
+    client.put_object(Bucket="logs", Body=b"\x1f\x8b this is not gzip",
+                      Key="badtrail/AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/30/bad.json.gz")
+    return {"src": src, "base": base}
+
+
+def expected(trail, first, last, **filters):
+    """events written by the CLI for the same days (the reference), per (account, region, date)."""
+    dest = trail["base"] / f"ref-{first}-{last}"
+    summary = json.loads(ctparquet("convert", trail["src"], dest, "--from", first, "--to", last, "--json"))
+    return {(d["account"], d["region"], d["date"]): d["events"] for d in summary["days"]
+            if all(d[k] in v for k, v in filters.items())}
+
+
+def env(server, dest, **extra):
+    e = dict(CREDENTIALS)
+    e.update({
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "CTPARQUET_SOURCE": "s3://logs/trail",
+        "CTPARQUET_DEST": dest,
+        "CTPARQUET_S3_ALLOW_HTTP": "true",
+        "CTPARQUET_DEADLINE_MARGIN_SECS": "5",
+        "RUST_LOG": "info",
+    })
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+def counts_by_day(server, url):
+    rows = duckdb_s3(server.endpoint, {"days": f"""
+        SELECT account, region, printf('%04d-%02d-%02d', year, month, day) AS date, count(*)
+        FROM {hive_scan(url)} GROUP BY ALL ORDER BY ALL"""})["days"]
+    return {(a, r, d): n for a, r, d, n in rows}
+
+
+def queue(server, name):
+    client = sqs(server)
+    return client, client.create_queue(QueueName=name)["QueueUrl"]
+
+
+def drain(client, url):
+    """Every message now in the queue (received, left undeleted)."""
+    out = []
+    while True:
+        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages", [])
+        if not got:
+            return out
+        out.extend(got)
+
+
+def test_scheduled_event_converts_yesterday(server, emulator, trail):
+    want = expected(trail, "2026-01-31", "2026-01-31")
+    with emulator.function(env(server, "s3://lake/scheduled")) as log:
+        ok, body = emulator.invoke(scheduled_event("2026-02-01T01:15:00Z"))
+    assert ok, body
+    assert body["failed"] == [] and body["fanned_out"] == 0
+    assert {(u["account"], u["region"]) for u in body["converted"]} >= {(a, r) for a in ACCOUNTS for r in REGIONS}
+    assert {u["date"] for u in body["converted"]} == {"2026-01-31"}
+    # DuckDB over S3 sees exactly the CLI's events for that day, and nothing else.
+    assert counts_by_day(server, "s3://lake/scheduled") == want
+    # One EMF line with the numbers, and JSON log lines carrying the request id.
+    [m] = metrics(log)
+    assert m["Trigger"] == "schedule" and m["EventsWritten"] == sum(want.values())
+    assert m["FilesRead"] > 0 and m["LateEventsMoved"] >= 0 and m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ctparquet"
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(line.get("span", {}).get("requestId") for line in lines if "fields" in line)
+
+
+def test_sqs_batch_fails_only_its_bad_messages(server, emulator, trail):
+    messages = [
+        ("m-good-1", json.dumps({"date": "2026-01-31", "accounts": ["012345678901"]})),
+        ("m-malformed", json.dumps({"day": "2026-01-31"})),
+        # A day with a corrupt delivery file: converting it fails (a poison message).
+        ("m-poison", json.dumps({"date": "2026-01-30", "accounts": ["111122223333"], "regions": ["us-east-1"]})),
+        ("m-good-2", json.dumps({"date": "2026-02-01", "regions": ["eu-west-1"], "accounts": ACCOUNTS})),
+    ]
+    with emulator.function(env(server, "s3://lake/sqs", CTPARQUET_SOURCE="s3://logs/badtrail")) as log:
+        ok, body = emulator.invoke(sqs_event(messages))
+    assert ok, body
+    assert sorted(f["itemIdentifier"] for f in body["batchItemFailures"]) == ["m-malformed", "m-poison"]
+    text = log.read_text()
+    assert "unknown field `day`" in text and "bad.json.gz" in text
+    want = expected(trail, "2026-01-31", "2026-01-31", account=["012345678901"])
+    want.update(expected(trail, "2026-02-01", "2026-02-01", region=["eu-west-1"], account=ACCOUNTS))
+    assert counts_by_day(server, "s3://lake/sqs") == want
+    [m] = metrics(log)
+    assert m["Trigger"] == "sqs" and m["FailedMessages"] == 2 and m["BadFiles"] == 1
+
+
+def test_a_large_job_fans_out_and_its_messages_convert(server, emulator, trail):
+    client, url = queue(server, "fanout")
+    job = {"from": "2026-01-30", "to": "2026-02-01", "accounts": ACCOUNTS}
+    with emulator.function(env(server, "s3://lake/fanout", CTPARQUET_QUEUE_URL=url, CTPARQUET_INLINE_MAX_UNITS=2)):
+        ok, body = emulator.invoke(job)
+        assert ok, body
+        units = len(ACCOUNTS) * len(REGIONS) * 3
+        assert body["units"] == units and body["fanned_out"] == units and body["converted"] == []
+        received = drain(client, url)
+        assert len(received) == units
+        jobs = [json.loads(m["Body"]) for m in received]
+        assert all(len(j["accounts"]) == 1 and len(j["regions"]) == 1 and "date" in j for j in jobs)
+        # The queue's messages, delivered as SQS events, convert every unit.
+        for i in range(0, len(received), 10):
+            ok, body = emulator.invoke(sqs_event(received[i:i + 10]))
+            assert ok and body["batchItemFailures"] == [], body
+    assert counts_by_day(server, "s3://lake/fanout") == expected(trail, "2026-01-30", "2026-02-01", account=ACCOUNTS)
+
+
+def test_work_left_at_the_deadline_is_handed_back_not_cut_off(server, emulator, trail):
+    client, url = queue(server, "handback")
+    # A margin longer than the invocation's time: no unit may start.
+    with emulator.function(env(server, "s3://lake/late", CTPARQUET_QUEUE_URL=url,
+                               CTPARQUET_DEADLINE_MARGIN_SECS=100000)):
+        ok, body = emulator.invoke({"date": "2026-01-31", "accounts": ACCOUNTS, "fanout": False})
+        assert ok, body
+        assert body["handed_back"] == 4 and body["converted"] == [] and body["failed"] == []
+        # An SQS message that cannot start is re-sent as it is, not failed (no receive spent).
+        ok, sqs_body = emulator.invoke(sqs_event([("m1", json.dumps({"date": "2026-02-01"}))]))
+        assert ok and sqs_body["batchItemFailures"] == []
+    bodies = sorted(json.dumps(json.loads(m["Body"]), sort_keys=True) for m in drain(client, url))
+    assert len(bodies) == 5 and json.dumps({"date": "2026-02-01"}) in bodies
+    listed = server.client().list_objects_v2(Bucket="lake", Prefix="late/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_bad_events_and_settings_are_named(server, emulator, trail, tmp_path):
+    with emulator.function(env(server, "s3://lake/bad")):
+        ok, body = emulator.invoke({"from": "2026-02-01", "to": "2026-01-01"})
+        assert not ok and body["errorType"] == "InvalidEvent" and "after it ends" in body["errorMessage"]
+        ok, body = emulator.invoke({"date": "2026-01-31", "fanout": True})
+        assert not ok and "CTPARQUET_QUEUE_URL" in body["errorMessage"]
+    # A bad setting stops the function at start, naming the variable.
+    bad = dict(os.environ, **env(server, "s3://lake/bad", CTPARQUET_COMPRESSION="zip"))
+    out = subprocess.run([str(emulator_bin())], env=bad, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "CTPARQUET_COMPRESSION" in out.stderr + out.stdout
+
+
+def emulator_bin():
+    from support.lambda_emulator import LAMBDA_BIN
+    return LAMBDA_BIN
+
+
+def test_backfill_enqueues_one_message_per_day(server, trail):
+    client, url = queue(server, "backfill")
+    e = dict(os.environ, **CREDENTIALS, AWS_ENDPOINT_URL=server.endpoint)
+    out = subprocess.run([str(BIN), "backfill", "--from", "2026-01-01", "--to", "2026-01-31",
+                          "--accounts", "111122223333", "--enqueue", url], env=e, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    jobs = sorted((json.loads(m["Body"]) for m in drain(client, url)), key=lambda j: j["date"])
+    assert len(jobs) == 31
+    assert jobs[0] == {"date": "2026-01-01", "accounts": ["111122223333"]}
+    assert jobs[-1]["date"] == "2026-01-31"
