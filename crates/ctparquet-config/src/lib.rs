@@ -327,14 +327,11 @@ pub struct LambdaSettings {
 /// The Firehose transformation of CloudWatch Logs subscription records.
 #[derive(Args, Debug, Clone)]
 pub struct FirehoseArgs {
-    /// Log groups holding CloudTrail (comma-separated; a trailing * matches any suffix). Unset:
-    /// a log group is CloudTrail when its first message is a CloudTrail event.
-    #[arg(
-        long,
-        env = "CTPARQUET_FIREHOSE_CLOUDTRAIL_LOG_GROUPS",
-        value_delimiter = ','
-    )]
-    pub firehose_cloudtrail_log_groups: Option<Vec<String>>,
+    /// What the subscribed log groups hold: cloudtrail (each message one CloudTrail event),
+    /// logs (anything else), or auto (a record is CloudTrail when its first message is a
+    /// CloudTrail event). A stream's S3 prefix names the keys of one kind: choose it.
+    #[arg(long, env = "CTPARQUET_FIREHOSE_MODE", value_enum, default_value_t = FirehoseMode::Auto)]
+    pub firehose_mode: FirehoseMode,
     /// Partition keys of other log groups, in order: any of owner, group, stream, year, month,
     /// day, hour (stream is the log stream, e.g. an instance id; times are the log event's, UTC).
     #[arg(
@@ -347,6 +344,18 @@ pub struct FirehoseArgs {
     /// Attempts of a PutRecordBatch that re-ingests records (exponential backoff between).
     #[arg(long, env = "CTPARQUET_FIREHOSE_REINGEST_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub firehose_reingest_attempts: u32,
+}
+
+/// What a Firehose transformation takes its records for.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FirehoseMode {
+    /// Per record: CloudTrail when its first message is a CloudTrail event.
+    #[default]
+    Auto,
+    /// Every message is a CloudTrail event (keys account, region, year, month, day).
+    Cloudtrail,
+    /// Log lines of any kind (keys from CTPARQUET_FIREHOSE_LOG_KEYS).
+    Logs,
 }
 
 /// One environment variable a settings struct reads.

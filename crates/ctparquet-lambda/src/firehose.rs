@@ -21,7 +21,7 @@ use std::io::Read;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ctparquet_config::FirehoseArgs;
+use ctparquet_config::{FirehoseArgs, FirehoseMode};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -162,7 +162,7 @@ impl Reingest for FirehoseApi {
 
 /// The transformation, configured once.
 pub struct Firehose<R = FirehoseApi> {
-    cloudtrail_groups: Option<Vec<String>>,
+    mode: FirehoseMode,
     log_keys: Vec<LogKey>,
     attempts: u32,
     reingest: R,
@@ -260,10 +260,7 @@ impl<R: Reingest> Firehose<R> {
             bail!("CTPARQUET_FIREHOSE_LOG_KEYS names no key");
         }
         Ok(Firehose {
-            cloudtrail_groups: args
-                .firehose_cloudtrail_log_groups
-                .clone()
-                .map(|g| g.into_iter().filter(|s| !s.trim().is_empty()).collect()),
+            mode: args.firehose_mode,
             log_keys,
             attempts: args.firehose_reingest_attempts,
             reingest,
@@ -271,12 +268,10 @@ impl<R: Reingest> Firehose<R> {
     }
 
     fn is_cloudtrail(&self, payload: &Payload) -> bool {
-        match &self.cloudtrail_groups {
-            Some(groups) => groups.iter().any(|g| match g.strip_suffix('*') {
-                Some(prefix) => payload.log_group.starts_with(prefix),
-                None => payload.log_group == *g,
-            }),
-            None => payload.log_events.first().is_some_and(|e| {
+        match self.mode {
+            FirehoseMode::Cloudtrail => true,
+            FirehoseMode::Logs => false,
+            FirehoseMode::Auto => payload.log_events.first().is_some_and(|e| {
                 serde_json::from_str::<TrailFields>(&e.message)
                     .is_ok_and(|f| f.event_version.is_some() && f.event_time.is_some())
             }),
