@@ -12,6 +12,10 @@ if [ ! -x .venv-duckdb-s3/bin/python ]; then
   python3 -m venv .venv-duckdb-s3
 fi
 .venv-duckdb-s3/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-duckdb-s3.txt
+if [ ! -x .venv-checkov/bin/python ]; then
+  python3 -m venv .venv-checkov
+fi
+.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-checkov.txt
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -19,4 +23,12 @@ cargo build --workspace --locked
 cargo test --workspace --locked
 # The decoder fuzzed for a fixed number of runs (seeded from the shared real data).
 scripts/fuzz.sh
-CTPARQUET_BIN="$PWD/target/debug/ctparquet" .venv/bin/python -m pytest tests/python -q
+# The deployable Lambda package for x86_64, built the way users build it (cargo-lambda from .venv);
+# the Lambda tests run the binary inside it.
+PATH="$PWD/.venv/bin:$PATH" cargo lambda build --profile lambda --locked --output-format zip -p ctparquet-lambda
+rm -rf target/lambda/package && mkdir -p target/lambda/package
+.venv/bin/python -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+  target/lambda/ctparquet-lambda/bootstrap.zip target/lambda/package
+chmod +x target/lambda/package/bootstrap
+CTPARQUET_BIN="$PWD/target/debug/ctparquet" CTPARQUET_LAMBDA_BIN="$PWD/target/lambda/package/bootstrap" \
+  .venv/bin/python -m pytest tests/python -q

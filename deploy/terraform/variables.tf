@@ -10,7 +10,7 @@ variable "name" {
 }
 
 variable "lambda_zip" {
-  description = "Path of the deployment package built by `cargo lambda build --release --output-format zip -p ctparquet-lambda` (target/lambda/ctparquet-lambda/bootstrap.zip; add --arm64 for arm64)."
+  description = "Path of the deployment package built by `cargo lambda build --profile lambda --output-format zip -p ctparquet-lambda` (target/lambda/ctparquet-lambda/bootstrap.zip; add --arm64 for arm64)."
   type        = string
 }
 

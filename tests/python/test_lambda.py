@@ -210,3 +210,18 @@ def test_backfill_enqueues_one_message_per_day(server, trail):
     assert len(jobs) == 31
     assert jobs[0] == {"date": "2026-01-01", "accounts": ["111122223333"]}
     assert jobs[-1]["date"] == "2026-01-31"
+
+
+def test_the_package_holds_a_linux_x86_64_bootstrap():
+    from support.lambda_emulator import LAMBDA_BIN
+    # scripts/test.sh runs these tests on the binary unzipped from `cargo lambda build`'s zip.
+    if os.environ.get("CTPARQUET_LAMBDA_BIN"):
+        assert LAMBDA_BIN.name == "bootstrap"
+        zipped = ROOT / "target" / "lambda" / "ctparquet-lambda" / "bootstrap.zip"
+        import zipfile
+        assert zipfile.ZipFile(zipped).namelist() == ["bootstrap"]
+    head = LAMBDA_BIN.read_bytes()[:20]
+    assert head[:4] == b"\x7fELF" and head[4] == 2  # 64-bit
+    assert int.from_bytes(head[18:20], "little") == 0x3E  # x86-64
+    out = subprocess.run([str(LAMBDA_BIN), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "CTPARQUET_SOURCE" in out.stdout

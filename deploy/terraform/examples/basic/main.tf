@@ -1,6 +1,6 @@
 # The daily conversion of an organization trail's bucket into a data-lake bucket, with the
 # streaming path for CloudTrail sent to CloudWatch Logs. Build the zip first:
-#   cargo lambda build --release --arm64 --output-format zip -p ctparquet-lambda
+#   cargo lambda build --profile lambda --arm64 --output-format zip -p ctparquet-lambda
 
 terraform {
   required_version = ">= 1.5.0"
