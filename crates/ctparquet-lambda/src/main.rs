@@ -107,3 +107,32 @@ fn main() -> ExitCode {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README documents every variable the Lambda reads.
+    #[test]
+    fn every_variable_is_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for var in env_vars(&LambdaSettings::command()) {
+            assert!(
+                readme.contains(&format!("`{}`", var.name)),
+                "{} is not documented in README.md",
+                var.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_setting_is_named_by_its_variable() {
+        let error = LambdaSettings::try_parse_from(["ctparquet-lambda", "--schedule-days", "0"])
+            .unwrap_err();
+        assert!(
+            name_the_variable(&error).starts_with("CTPARQUET_SCHEDULE_DAYS: "),
+            "{}",
+            name_the_variable(&error)
+        );
+    }
+}
