@@ -171,62 +171,52 @@ resource "aws_sqs_queue_policy" "dead_letters" {
 
 # --- alarms ------------------------------------------------------------------------------------
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${var.name}-errors"
-  alarm_description   = "ctparquet invocations failed (a day not converted: see the function's logs)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.converter.function_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  tags                = var.tags
+locals {
+  alarms = {
+    errors = {
+      description = "ctparquet invocations failed (a day not converted: see the function's logs)."
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      dimensions  = { FunctionName = aws_lambda_function.converter.function_name }
+      statistic   = "Sum"
+      period      = 3600
+    }
+    throttles = {
+      description = "ctparquet invocations throttled (reserved concurrency reached)."
+      namespace   = "AWS/Lambda"
+      metric      = "Throttles"
+      dimensions  = { FunctionName = aws_lambda_function.converter.function_name }
+      statistic   = "Sum"
+      period      = 3600
+    }
+    "dead-letters" = {
+      description = "Job messages or schedule events gave up on: inspect and redrive ${aws_sqs_queue.dead_letters.name}."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = aws_sqs_queue.dead_letters.name }
+      statistic   = "Maximum"
+      period      = 300
+    }
+    "bad-files" = {
+      description = "Delivery files ctparquet could not read (named in the function's logs)."
+      namespace   = var.name
+      metric      = "BadFiles"
+      dimensions  = { Trigger = "sqs" }
+      statistic   = "Sum"
+      period      = 3600
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  alarm_name          = "${var.name}-throttles"
-  alarm_description   = "ctparquet invocations throttled (reserved concurrency reached)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.converter.function_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  alarm_name          = "${var.name}-dead-letters"
-  alarm_description   = "Job messages or schedule events gave up on: inspect and redrive ${aws_sqs_queue.dead_letters.name}."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dead_letters.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "bad_files" {
-  alarm_name          = "${var.name}-bad-files"
-  alarm_description   = "Delivery files ctparquet could not read (named in the function's logs)."
-  namespace           = var.name
-  metric_name         = "BadFiles"
-  dimensions          = { Trigger = "sqs" }
-  statistic           = "Sum"
-  period              = 3600
+resource "aws_cloudwatch_metric_alarm" "converter" {
+  for_each            = local.alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
   evaluation_periods  = 1
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"

@@ -48,3 +48,13 @@ def with_garbage(converted, tmp_path):
     for f in poisoned:
         f.write_bytes(b"this is not parquet")
     return copy, summary
+
+
+@pytest.fixture(scope="module")
+def server():
+    """moto in server mode (S3, SQS, Firehose) on 127.0.0.1, one per test module."""
+    from support.s3 import MotoServer
+
+    s = MotoServer()
+    yield s
+    s.stop()

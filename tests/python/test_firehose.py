@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 from support.lambda_emulator import Emulator
-from support.s3 import CREDENTIALS, MotoServer
+from support.s3 import CREDENTIALS
 
 REAL = ROOT.parent / "shared/data/real-cloudtrail/invictus-aws_dataset/CloudTrail"
 STREAM = "cwl-ctparquet"
@@ -44,9 +44,10 @@ def firehose_event(records, region="us-east-1"):
     }
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = MotoServer()
+@pytest.fixture(scope="module", autouse=True)
+def stream(server):
+    """A Firehose stream of the server delivering to s3://firehose-out/raw/."""
+    s = server
     s.client().create_bucket(Bucket="firehose-out")
     fh = boto3.client("firehose", endpoint_url=s.endpoint, region_name="us-east-1",
                       aws_access_key_id="test", aws_secret_access_key="test")
@@ -54,8 +55,7 @@ def server():
                               ExtendedS3DestinationConfiguration={
                                   "RoleARN": "arn:aws:iam::123456789012:role/firehose",
                                   "BucketARN": "arn:aws:s3:::firehose-out", "Prefix": "raw/"})
-    yield s
-    s.stop()
+    return STREAM
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import BIN, ROOT
 from support.lambda_emulator import Emulator, metrics, scheduled_event, sqs_event
-from support.s3 import CREDENTIALS, MotoServer, duckdb_s3, hive_scan, upload_tree
+from support.s3 import CREDENTIALS, duckdb_s3, hive_scan, upload_tree
 
 REAL_ORG_TREE = ROOT.parent / "shared/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
 ACCOUNTS = ["111122223333", "012345678901"]
@@ -24,13 +24,6 @@ def ctparquet(*args):
     out = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True)
     assert out.returncode == 0, f"ctparquet {args}:\n{out.stdout}\n{out.stderr}"
     return out.stdout
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = MotoServer()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

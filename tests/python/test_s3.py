@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from conftest import BIN, ROOT
-from support.s3 import CREDENTIALS, FaultProxy, MotoServer, Rule, download_prefix, upload_tree
+from support.s3 import CREDENTIALS, FaultProxy, Rule, download_prefix, upload_tree
 
 REAL_ORG_TREE = ROOT.parent / "shared/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
 # (from, to) ranges converted: generated days across a month end, and the real deliveries' days.
@@ -40,13 +40,6 @@ def convert_all(src, dest, endpoint=None, extra=()):
 
 def local_files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(Path(root).rglob("*.parquet"))}
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = MotoServer()
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -41,17 +41,19 @@ impl std::ops::AddAssign<&Totals> for Totals {
     }
 }
 
-impl Totals {
-    fn add(&mut self, s: &Summary) {
-        self.files_read += s.source_files_read;
-        self.bytes_read += s.source_bytes_read;
-        self.events_read += s.events_read;
-        self.events_written += s.events_written;
-        self.late_events_moved += s.events_moved;
-        self.duplicates_dropped += s.duplicates_dropped;
-        self.bad_files += s.bad_files.len() as u64;
-        self.bytes_written += s.bytes_written;
-        self.days_written += s.days.len() as u64;
+impl From<&Summary> for Totals {
+    fn from(s: &Summary) -> Totals {
+        Totals {
+            files_read: s.source_files_read,
+            bytes_read: s.source_bytes_read,
+            events_read: s.events_read,
+            events_written: s.events_written,
+            late_events_moved: s.events_moved,
+            duplicates_dropped: s.duplicates_dropped,
+            bad_files: s.bad_files.len() as u64,
+            bytes_written: s.bytes_written,
+            days_written: s.days.len() as u64,
+        }
     }
 }
 
@@ -109,7 +111,7 @@ impl Runner<'_> {
             }
             match self.run_one(&unit).await {
                 Ok(summary) => {
-                    outcome.totals.add(&summary);
+                    outcome.totals += &Totals::from(&summary);
                     if let Some(failed) = summary.failed_days.first() {
                         outcome.failed.push(Failure {
                             unit,

@@ -31,6 +31,9 @@ class MotoServer:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        # moto keeps its backends per process: start each server empty.
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
 
     def client(self):
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test",
