@@ -531,11 +531,18 @@ impl Run<'_> {
             let table = self.opts.table;
             let target = self.opts.parquet.target_file_bytes;
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
+            let threads = self.cores;
             let buffer = day.buffer;
             let (parts, duplicates) = tokio::task::spawn_blocking(move || {
                 let mut sorted = buffer.into_sorted(chunk_rows)?;
-                let parts =
-                    sink::encode_day(table, sorted.by_ref(), &staging_path, &props, target)?;
+                let parts = sink::encode_day(
+                    table,
+                    sorted.by_ref(),
+                    &staging_path,
+                    &props,
+                    target,
+                    threads,
+                )?;
                 Ok::<_, SinkError>((parts, sorted.duplicates()))
             })
             .await

@@ -7,7 +7,8 @@
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
 //! - [`day`]: sorting, de-duplication and spilling of one output day;
-//! - [`sink`]: Parquet encoding and the publication of a day's files;
+//! - [`sink`]: Parquet encoding and the publication of a day's files ([`writer`]: columns
+//!   encoded on several threads);
 //! - [`convert`](mod@convert): the pipeline that ties them together, and its [`summary`];
 //! - [`verify`]: proof that a destination holds exactly the source events;
 //! - [`inspect`], [`ddl`], [`retention`]: what a destination holds, how engines read it, how
@@ -26,6 +27,7 @@ pub mod store;
 pub mod summary;
 pub mod time;
 pub mod verify;
+pub mod writer;
 
 pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert};
 pub use sink::ParquetOptions;

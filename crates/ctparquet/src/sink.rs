@@ -12,7 +12,6 @@ use std::path::{Path as FsPath, PathBuf};
 use arrow::array::RecordBatch;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -22,6 +21,7 @@ use tokio::io::AsyncReadExt;
 use crate::layout;
 use crate::schema::{self, FieldSpec, Kind, Table};
 use crate::store::Location;
+use crate::writer::ParallelWriter;
 
 /// The version written into every file's metadata.
 pub const CONVERTER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -259,15 +259,20 @@ pub fn encode_day(
     staging: &FsPath,
     props: &WriterProperties,
     target_file_bytes: u64,
+    threads: usize,
 ) -> Result<Vec<StagedPart>, SinkError> {
     let mut parts = Vec::new();
-    let mut current: Option<(ArrowWriter<File>, PathBuf, u64)> = None;
+    let mut current: Option<(ParallelWriter<File>, PathBuf, u64)> = None;
     for batch in batches {
         let batch = batch?;
         if current.is_none() {
             let path = staging.join(layout::part_file_name(parts.len()));
-            let writer =
-                ArrowWriter::try_new(File::create(&path)?, table.schema(), Some(props.clone()))?;
+            let writer = ParallelWriter::try_new(
+                File::create(&path)?,
+                table.schema(),
+                props.clone(),
+                threads,
+            )?;
             current = Some((writer, path, 0));
         }
         let (writer, _, rows) = current.as_mut().expect("opened above");
@@ -284,7 +289,7 @@ pub fn encode_day(
     Ok(parts)
 }
 
-fn close(writer: ArrowWriter<File>, path: PathBuf, rows: u64) -> Result<StagedPart, SinkError> {
+fn close(writer: ParallelWriter<File>, path: PathBuf, rows: u64) -> Result<StagedPart, SinkError> {
     writer.close()?;
     let bytes = std::fs::metadata(&path)?.len();
     Ok(StagedPart { path, rows, bytes })

@@ -1,0 +1,178 @@
+//! A Parquet file writer that encodes the columns of a row group on several threads.
+//!
+//! It writes what [`parquet::arrow::ArrowWriter`] writes, with the same properties and schema
+//! metadata (it starts from one), but each batch's leaf columns are encoded in parallel through
+//! arrow-rs' low-level [`ArrowColumnWriter`] API, and the column chunks are appended in schema
+//! order. The bytes do not depend on the number of threads or their timing: each column chunk is
+//! encoded by exactly one writer, from the same values in the same order.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::errors::Result;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+
+pub struct ParallelWriter<W: Write + Send> {
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Column writers of the row group being written.
+    columns: Option<Vec<ArrowColumnWriter>>,
+    row_group: usize,
+    rows_in_group: usize,
+    max_rows: usize,
+    threads: usize,
+}
+
+impl<W: Write + Send> ParallelWriter<W> {
+    /// A writer of `schema` with `props` (row groups of `props.max_row_group_row_count()` rows)
+    /// encoding on `threads` threads.
+    pub fn try_new(
+        sink: W,
+        schema: SchemaRef,
+        props: WriterProperties,
+        threads: usize,
+    ) -> Result<Self> {
+        let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
+        // ArrowWriter sets the file up (schema conversion, ARROW:schema metadata); we take over
+        // the row groups.
+        let (file, factory) =
+            ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
+        Ok(ParallelWriter {
+            file,
+            factory,
+            schema,
+            columns: None,
+            row_group: 0,
+            rows_in_group: 0,
+            max_rows,
+            threads: threads.max(1),
+        })
+    }
+
+    /// Append a batch, starting a new row group whenever one is full.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let rows = (self.max_rows - self.rows_in_group).min(batch.num_rows() - offset);
+            self.encode(&batch.slice(offset, rows))?;
+            self.rows_in_group += rows;
+            offset += rows;
+            if self.rows_in_group >= self.max_rows {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.columns.is_none() {
+            self.columns = Some(self.factory.create_column_writers(self.row_group)?);
+        }
+        let mut leaves = Vec::new();
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, column)?);
+        }
+        let columns = self.columns.as_mut().expect("created above");
+        let work: Vec<_> = columns.iter_mut().zip(leaves).collect();
+        for result in in_parallel(work, self.threads, |(writer, leaf)| writer.write(&leaf)) {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Close the row group being written, if any.
+    pub fn flush(&mut self) -> Result<()> {
+        let Some(columns) = self.columns.take() else {
+            return Ok(());
+        };
+        let chunks = in_parallel(columns, self.threads, ArrowColumnWriter::close);
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk?.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        self.row_group += 1;
+        self.rows_in_group = 0;
+        Ok(())
+    }
+
+    /// Bytes written to the sink so far.
+    pub fn bytes_written(&self) -> usize {
+        self.file.bytes_written()
+    }
+
+    /// Estimated bytes of the row group being encoded.
+    pub fn in_progress_size(&self) -> usize {
+        self.columns
+            .iter()
+            .flatten()
+            .map(ArrowColumnWriter::get_estimated_total_bytes)
+            .sum()
+    }
+
+    /// Finish the file (footer, page index, bloom filters).
+    pub fn close(mut self) -> Result<ParquetMetaData> {
+        self.flush()?;
+        self.file.close()
+    }
+}
+
+/// `f` over `items` on up to `threads` threads, each taking the next item when it is free (the
+/// columns differ widely in cost); results in the order of `items`.
+fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let results: Vec<Mutex<Option<R>>> = slots.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(slots.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = slots.get(i) else { break };
+                    let item = slot
+                        .lock()
+                        .expect("not poisoned")
+                        .take()
+                        .expect("taken once");
+                    *results[i].lock().expect("not poisoned") = Some(f(item));
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .expect("not poisoned")
+                .expect("every item done")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_keep_the_order_of_items() {
+        let out = in_parallel((0..100).collect(), 4, |i: u64| i * 2);
+        assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(in_parallel(vec![3], 4, |i: u64| i + 1), [4]);
+        assert!(in_parallel(Vec::<u64>::new(), 4, |i| i).is_empty());
+    }
+}
