@@ -29,7 +29,7 @@ con = duckdb.connect()
 con.execute("SET preserve_insertion_order = false")
 con.execute('''COPY (
     SELECT '{account}' AS account, '{region}' AS region,
-           year(t) AS year, month(t) AS month, day(t) AS day, * EXCLUDE (t)
+           year(t) AS year, month(t) AS month, day(t) AS day, t AS "eventTime", * EXCLUDE (t)
     FROM (SELECT (r->>'eventTime')::TIMESTAMPTZ AS t, {columns}
           FROM (SELECT unnest(Records) AS r
                 FROM read_json('{src}/**/*.json.gz', columns = {{'Records': 'JSON[]'}}, format = 'auto')))

@@ -227,6 +227,8 @@ pub struct Table {
     pub id: &'static str,
     /// Columns that get a bloom filter unless told otherwise.
     pub bloom_filter_columns: &'static [&'static str],
+    /// Top-level columns whose values are (nearly) unique per row: written without a dictionary.
+    pub unique_columns: &'static [&'static str],
     schema: &'static LazyLock<SchemaRef>,
 }
 
@@ -249,6 +251,7 @@ pub static EVENTS: Table = Table {
         "userIdentity.accessKeyId",
         "sourceIPAddress",
     ],
+    unique_columns: &[EVENT_ID, "requestID"],
     schema: &EVENTS_SCHEMA,
 };
 
@@ -260,6 +263,7 @@ pub static INSIGHTS: Table = Table {
     time: &[EVENT_TIME],
     id: EVENT_ID,
     bloom_filter_columns: &["eventID", "insightDetails.eventName"],
+    unique_columns: &[EVENT_ID],
     schema: &INSIGHTS_SCHEMA,
 };
 
@@ -271,6 +275,7 @@ pub static AGGREGATED: Table = Table {
     time: &["timeWindow", "windowStart"],
     id: "eventId",
     bloom_filter_columns: &["eventId", "eventSource"],
+    unique_columns: &["eventId"],
     schema: &AGGREGATED_SCHEMA,
 };
 

@@ -166,3 +166,36 @@ fn options_are_honoured() {
         .collect();
     assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "{ranges:?}");
 }
+
+#[test]
+fn dictionaries_where_they_pay() {
+    use parquet::basic::Encoding;
+    let (_work, files) = converted(|_| {});
+    let r = reader(&files[0]);
+    let meta = r.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let encodings = |path: &str| {
+        let i = (0..schema.num_columns())
+            .find(|&i| schema.column(i).path().string() == path)
+            .unwrap();
+        meta.row_group(0).column(i).encodings().collect::<Vec<_>>()
+    };
+    // Unique per row: no dictionary, lengths apart from the bytes.
+    for path in ["eventID", "requestID"] {
+        let e = encodings(path);
+        assert!(
+            e.contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY),
+            "{path}: {e:?}"
+        );
+        assert!(!e.contains(&Encoding::RLE_DICTIONARY), "{path}: {e:?}");
+    }
+    // JSON documents and repeated strings: dictionary encoded, without a plain fallback.
+    for path in ["requestParameters", "eventName", "userIdentity.arn"] {
+        let e = encodings(path);
+        assert!(e.contains(&Encoding::RLE_DICTIONARY), "{path}: {e:?}");
+        assert!(
+            !e.contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY),
+            "{path}: {e:?}"
+        );
+    }
+}
