@@ -16,6 +16,7 @@ use args::{
 };
 
 fn main() -> ExitCode {
+    ctparquet::alloc::limit_malloc_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -52,6 +52,7 @@ fn name_the_variable(error: &clap::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    ctparquet::alloc::limit_malloc_arenas();
     // `--print-env`: the environment variables the Lambda reads, as JSON (for the Terraform
     // module's tests and docs).
     if std::env::args().nth(1).as_deref() == Some("--print-env") {

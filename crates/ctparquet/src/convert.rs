@@ -482,6 +482,7 @@ impl Run<'_> {
     ) -> Result<(), ConvertError> {
         loop {
             let held: usize = days.values().map(|d| d.buffer.memory()).sum();
+            self.summary.peak_held_bytes = self.summary.peak_held_bytes.max(held as u64);
             if held <= self.opts.memory_budget_bytes {
                 return Ok(());
             }

@@ -137,7 +137,9 @@ pub struct DayBuffer {
     rows: usize,
 }
 
-const SPILL_BATCH_ROWS: usize = 8192;
+/// Rows per batch of a sorted run. The merge holds one batch of every run at once, so this is
+/// small: a day of many runs merges in little memory (2,048 CloudTrail rows are ~2 MB).
+const SPILL_BATCH_ROWS: usize = 2048;
 
 impl DayBuffer {
     /// An empty day of a table.

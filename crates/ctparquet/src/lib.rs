@@ -14,6 +14,7 @@
 //! - [`inspect`], [`ddl`], [`retention`]: what a destination holds, how engines read it, how
 //!   old days leave it.
 
+pub mod alloc;
 pub mod convert;
 pub mod day;
 pub mod decode;

@@ -87,6 +87,9 @@ pub struct Summary {
     pub outside_range: Vec<OutsideDay>,
     /// Sorted runs written to disk because the memory budget was reached.
     pub spilled_runs: u64,
+    /// Most bytes of rows held in memory at once (checked against `--memory-budget` after every
+    /// chunk of decoded files: it exceeds the budget by at most one chunk before spilling).
+    pub peak_held_bytes: u64,
     pub bytes_written: u64,
     pub seconds: f64,
     pub events_per_second: f64,

@@ -577,3 +577,48 @@ fn a_passed_deadline_stops_the_run_before_anything_is_written() {
     let summary = convert(&src, &dest, &opts);
     assert_eq!(summary.days.len(), 1);
 }
+
+#[test]
+fn a_large_day_converts_within_a_small_memory_budget() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    // ~16,000 events of the day (~20 MB of rows) against a 2 MiB budget.
+    generate(
+        &src,
+        &GenOptions {
+            days: 2,
+            files_per_day: 40,
+            events_per_file: 400,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let day = date("2026-01-04");
+    let unbounded = work.path().join("unbounded");
+    let mut opts = ConvertOptions::days(day, day);
+    opts.memory_budget_bytes = usize::MAX;
+    let reference = convert(&src, &unbounded, &opts);
+    assert_eq!(reference.spilled_runs, 0);
+    assert!(
+        reference.peak_held_bytes > 10 << 20,
+        "{}",
+        reference.peak_held_bytes
+    );
+
+    let bounded = work.path().join("bounded");
+    let budget = 2 << 20;
+    opts.memory_budget_bytes = budget;
+    let summary = convert(&src, &bounded, &opts);
+    // The budget is honoured: rows held never exceed it by more than one decoded chunk (16 files
+    // of 400 events, ~7 MB here), however large the day; the rest went to sorted runs on disk.
+    assert!(summary.spilled_runs >= 3, "{}", summary.spilled_runs);
+    assert!(
+        summary.peak_held_bytes <= (budget + (8 << 20)) as u64,
+        "held {} with a budget of {budget}",
+        summary.peak_held_bytes
+    );
+    // And the output is exactly the unbounded run's.
+    assert_eq!(summary.events_written, reference.events_written);
+    assert_eq!(snapshot(&bounded), snapshot(&unbounded));
+    assert!(summary.accounted_for());
+}
