@@ -94,22 +94,99 @@ pub fn split_records(json: &[u8]) -> Result<Vec<&RawValue>, FileError> {
     }
     let text =
         std::str::from_utf8(json).map_err(|e| FileError::Json(format!("invalid UTF-8: {e}")))?;
-    let members: Members = serde_json::from_str(text).map_err(|e| {
+    // One pass: the top-level object's members are skipped except "Records", whose elements
+    // are taken as raw text (the last "Records" wins, as in any JSON reader).
+    let top: TopLevel = serde_json::from_str(text).map_err(|e| {
         if e.classify() == serde_json::error::Category::Data {
             FileError::NotCloudTrail("the top level is not a JSON object".into())
         } else {
             FileError::Json(e.to_string())
         }
     })?;
-    let records = members
-        .0
-        .into_iter()
-        .rev() // the last "Records" wins, as in any JSON reader
-        .find(|(k, _)| k == "Records")
-        .ok_or_else(|| FileError::NotCloudTrail("no \"Records\" member".into()))?
-        .1;
-    serde_json::from_str::<Vec<&RawValue>>(records.get())
-        .map_err(|_| FileError::NotCloudTrail("\"Records\" is not an array".into()))
+    match top.records {
+        None => Err(FileError::NotCloudTrail("no \"Records\" member".into())),
+        Some(None) => Err(FileError::NotCloudTrail(
+            "\"Records\" is not an array".into(),
+        )),
+        Some(Some(records)) => Ok(records),
+    }
+}
+
+/// The top level of a log file: `None` without "Records"; `Some(None)` when it is not an array.
+struct TopLevel<'a> {
+    records: Option<Option<Vec<&'a RawValue>>>,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut records = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "Records" {
+                        records = Some(map.next_value::<RecordsValue>()?.0);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(TopLevel { records })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The value of "Records": its elements as raw text, or `None` when it is not an array.
+struct RecordsValue<'a>(Option<Vec<&'a RawValue>>);
+
+impl<'de> serde::Deserialize<'de> for RecordsValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RecordsValue<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(64));
+                while let Some(record) = seq.next_element::<&'de RawValue>()? {
+                    out.push(record);
+                }
+                Ok(RecordsValue(Some(out)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(RecordsValue(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A value kept for `unmapped`: a raw JSON value, or an object of such values.
