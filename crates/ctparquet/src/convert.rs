@@ -19,7 +19,7 @@ use parquet::file::properties::WriterProperties;
 use tokio::sync::Semaphore;
 
 use crate::day::{DayBuffer, with_seq};
-use crate::decode::{DecodedChunk, FileError, decode_files};
+use crate::decode::{DecodedChunk, FileError, decode_files_where};
 use crate::layout::{self, iso_date};
 use crate::schema::{EVENTS, Table};
 use crate::sink::{self, ParquetOptions, SinkError};
@@ -281,6 +281,7 @@ impl Run<'_> {
             let cpu = self.cpu.clone();
             let cores = self.cores;
             let table = opts.table;
+            let (from, to) = (opts.from, opts.to);
             // Reads overlap (`concurrency` at a time, within the read-ahead budget); the files
             // that have arrived are decoded together, a chunk per core at a time.
             let mut chunks = futures::stream::iter(files)
@@ -310,10 +311,17 @@ impl Run<'_> {
                         let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
                         let _core = cpu.acquire_owned().await.expect("semaphore open");
                         tokio::task::spawn_blocking(move || {
-                            let chunk = decode_files(
+                            // Only the requested days' records are decoded; the others (most of
+                            // a folder read for its late events) are only counted.
+                            let keep = |time: Option<i64>| {
+                                let day = time.map_or(folder_date, day_of_millis);
+                                (from..=to).contains(&day)
+                            };
+                            let chunk = decode_files_where(
                                 table,
                                 reads.iter().map(|r| r.bytes.as_ref()),
                                 max_bytes,
+                                &keep,
                             );
                             (reads, chunk)
                         })
@@ -415,10 +423,11 @@ impl Run<'_> {
             batch,
             event_times,
             files,
+            skipped,
         } = chunk;
         // Rows by day, with their tie-breaking sequence (file order, then record order).
         let mut by_day: BTreeMap<NaiveDate, (Vec<u32>, Vec<u64>)> = BTreeMap::new();
-        for (i, (read, outcome)) in reads.iter().zip(files).enumerate() {
+        for (i, ((read, outcome), skipped)) in reads.iter().zip(files).zip(skipped).enumerate() {
             let rows = match outcome {
                 Ok(rows) => rows,
                 Err(error) => {
@@ -426,7 +435,20 @@ impl Run<'_> {
                     continue;
                 }
             };
-            self.summary.events_read += rows.len() as u64;
+            self.summary.events_read += (rows.len() + skipped.len()) as u64;
+            // Records of days not being converted: counted where they belong, not decoded.
+            for time in skipped {
+                let date = time.map_or(folder_date, day_of_millis);
+                if time.is_none() {
+                    self.summary.undated_events += 1;
+                }
+                let reason = match delivery(date, folder_date, self.opts.lateness_days) {
+                    Delivery::InWindow => OutsideReason::DayNotRequested,
+                    Delivery::BeyondLateness => OutsideReason::BeyondLateness,
+                    Delivery::BeforeEventTime => OutsideReason::DeliveredBeforeEventTime,
+                };
+                *outside.entry((date, reason)).or_default() += 1;
+            }
             let file_seq = first_seq + i as u64;
             for (record, row) in rows.enumerate() {
                 let day = match event_times[row] {

@@ -539,10 +539,11 @@ impl EventBatchBuilder {
     /// Append one record. Returns its eventTime in epoch milliseconds when it names an instant.
     /// A record that is not a JSON object is refused and nothing is appended.
     pub fn append(&mut self, record: &RawValue) -> Result<Option<i64>, String> {
-        if JsonType::of(record) != JsonType::Object {
-            return Err(format!("not a JSON object (a {:?})", JsonType::of(record)).to_lowercase());
-        }
-        let members: Members = serde_json::from_str(record.get()).map_err(|e| e.to_string())?;
+        Ok(self.append_members(record_members(record)?))
+    }
+
+    /// Append a record already split into its members; returns its instant.
+    fn append_members(&mut self, members: Members<'_>) -> Option<i64> {
         let mut time = None;
         let extra = self.top.append_members_with_time(members, &mut time);
         match extra {
@@ -554,7 +555,7 @@ impl EventBatchBuilder {
             }
         }
         self.rows += 1;
-        Ok(time)
+        time
     }
 
     /// The rows appended so far; the builder is empty afterwards.
@@ -567,6 +568,34 @@ impl EventBatchBuilder {
     }
 }
 
+/// A record's members, checked to be an object.
+fn record_members(record: &RawValue) -> Result<Members<'_>, String> {
+    if JsonType::of(record) != JsonType::Object {
+        return Err(format!("not a JSON object (a {:?})", JsonType::of(record)).to_lowercase());
+    }
+    serde_json::from_str(record.get()).map_err(|e| e.to_string())
+}
+
+/// The instant of a record's time field at `path`, exactly as its typed column reads it (the
+/// last of a repeated key; a string in a form `parse_event_time` reads), without decoding the
+/// rest of the record.
+fn record_time(path: &[&str], members: &Members<'_>) -> Option<i64> {
+    let (first, rest) = path.split_first()?;
+    let raw = members.0.iter().rev().find(|(k, _)| k.as_ref() == *first)?.1;
+    if rest.is_empty() {
+        if JsonType::of(raw) != JsonType::String {
+            return None;
+        }
+        return raw_str(raw)
+            .and_then(|s| parse_event_time(&s))
+            .map(ParsedTime::millis);
+    }
+    if JsonType::of(raw) != JsonType::Object {
+        return None;
+    }
+    record_time(rest, &serde_json::from_str(raw.get()).ok()?)
+}
+
 /// Delivery files decoded together into one batch: a file of five records then costs little
 /// more than its rows, not a batch of its own.
 pub struct DecodedChunk {
@@ -575,6 +604,9 @@ pub struct DecodedChunk {
     pub event_times: Vec<Option<i64>>,
     /// For each file, in order: its rows in `batch`, or why it is not a CloudTrail log file.
     pub files: Vec<Result<Range<usize>, FileError>>,
+    /// For each file, in order: the instants of the records left out by the `keep` filter of
+    /// [`decode_files_where`] (read and counted, not decoded).
+    pub skipped: Vec<Vec<Option<i64>>>,
 }
 
 /// Decode delivery files. A file is taken whole or reported whole: every record is checked to
@@ -584,11 +616,25 @@ pub fn decode_files<'a>(
     files: impl IntoIterator<Item = &'a [u8]>,
     max_inflated: u64,
 ) -> DecodedChunk {
+    decode_files_where(table, files, max_inflated, &|_| true)
+}
+
+/// [`decode_files`], decoding only the records whose instant `keep` accepts: the others (events
+/// of days not being converted, in a folder read for its late events) are only counted, with
+/// their instants, in [`DecodedChunk::skipped`]. Whether a file is good does not depend on `keep`.
+pub fn decode_files_where<'a>(
+    table: &'static Table,
+    files: impl IntoIterator<Item = &'a [u8]>,
+    max_inflated: u64,
+    keep: &dyn Fn(Option<i64>) -> bool,
+) -> DecodedChunk {
     let mut builder = EventBatchBuilder::new(table);
     let mut event_times = Vec::new();
     let mut outcomes = Vec::new();
+    let mut skipped_by_file = Vec::new();
     for bytes in files {
         let start = builder.len();
+        let mut skipped = Vec::new();
         let outcome = (|| {
             let json = inflate(bytes, max_inflated)?;
             let records = split_records(&json)?;
@@ -604,21 +650,32 @@ pub fn decode_files<'a>(
             }
             for (index, record) in records.iter().enumerate() {
                 // Cannot fail for a validated object; a failure leaves no partial row.
-                let time = builder
-                    .append(record)
-                    .map_err(|reason| FileError::Record { index, reason })?;
-                event_times.push(time);
+                let members =
+                    record_members(record).map_err(|reason| FileError::Record { index, reason })?;
+                let time = record_time(table.time, &members);
+                if keep(time) {
+                    let appended = builder.append_members(members);
+                    debug_assert_eq!(appended, time);
+                    event_times.push(time);
+                } else {
+                    skipped.push(time);
+                }
             }
             Ok(start..builder.len())
         })();
         // Rows of a file that failed after some were added stay in the batch, outside any range.
         event_times.resize(builder.len(), None);
+        if outcome.is_err() {
+            skipped.clear();
+        }
+        skipped_by_file.push(skipped);
         outcomes.push(outcome);
     }
     DecodedChunk {
         batch: builder.finish(),
         event_times,
         files: outcomes,
+        skipped: skipped_by_file,
     }
 }
 
