@@ -125,7 +125,10 @@ impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut records = None;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     if key == "Records" {
@@ -152,14 +155,20 @@ impl<'de> serde::Deserialize<'de> for RecordsValue<'de> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(64));
                 while let Some(record) = seq.next_element::<&'de RawValue>()? {
                     out.push(record);
                 }
                 Ok(RecordsValue(Some(out)))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
                 while map
                     .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
                     .is_some()
@@ -581,7 +590,12 @@ fn record_members(record: &RawValue) -> Result<Members<'_>, String> {
 /// rest of the record.
 fn record_time(path: &[&str], members: &Members<'_>) -> Option<i64> {
     let (first, rest) = path.split_first()?;
-    let raw = members.0.iter().rev().find(|(k, _)| k.as_ref() == *first)?.1;
+    let raw = members
+        .0
+        .iter()
+        .rev()
+        .find(|(k, _)| k.as_ref() == *first)?
+        .1;
     if rest.is_empty() {
         if JsonType::of(raw) != JsonType::String {
             return None;

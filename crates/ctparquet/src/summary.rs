@@ -161,6 +161,7 @@ impl fmt::Display for Summary {
         }
         if self.spilled_runs > 0 {
             writeln!(f, "spilled runs        {:>12}", self.spilled_runs)?;
+            writeln!(f, "peak rows in memory {:>12}", mib(self.peak_held_bytes))?;
         }
         writeln!(
             f,
