@@ -51,6 +51,16 @@ def with_garbage(converted, tmp_path):
 
 
 @pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """cargo-lambda's Lambda emulator on 127.0.0.1, one per test module."""
+    from support.lambda_emulator import Emulator
+
+    e = Emulator(tmp_path_factory.mktemp("emulator"))
+    yield e
+    e.stop()
+
+
+@pytest.fixture(scope="module")
 def server():
     """moto in server mode (S3, SQS, Firehose) on 127.0.0.1, one per test module."""
     from support.s3 import MotoServer

@@ -11,7 +11,6 @@ import boto3
 import pytest
 
 from conftest import ROOT
-from support.lambda_emulator import Emulator
 from support.s3 import CREDENTIALS
 
 REAL = ROOT.parent / "shared/data/real-cloudtrail/invictus-aws_dataset/CloudTrail"
@@ -56,13 +55,6 @@ def stream(server):
                                   "RoleARN": "arn:aws:iam::123456789012:role/firehose",
                                   "BucketARN": "arn:aws:s3:::firehose-out", "Prefix": "raw/"})
     return STREAM
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    e = Emulator(tmp_path_factory.mktemp("firehose-emulator"))
-    yield e
-    e.stop()
 
 
 def env(server):

@@ -11,26 +11,13 @@ import subprocess
 import boto3
 import pytest
 
-from conftest import BIN, ROOT
-from support.lambda_emulator import Emulator, metrics, scheduled_event, sqs_event
+from conftest import BIN, ROOT, run as ctparquet
+from support.lambda_emulator import LAMBDA_BIN, metrics, scheduled_event, sqs_event
 from support.s3 import CREDENTIALS, duckdb_s3, hive_scan, upload_tree
 
 REAL_ORG_TREE = ROOT.parent / "shared/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
 ACCOUNTS = ["111122223333", "012345678901"]
 REGIONS = ["us-east-1", "eu-west-1"]
-
-
-def ctparquet(*args):
-    out = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True)
-    assert out.returncode == 0, f"ctparquet {args}:\n{out.stdout}\n{out.stderr}"
-    return out.stdout
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    e = Emulator(tmp_path_factory.mktemp("emulator"))
-    yield e
-    e.stop()
 
 
 def sqs(server):
@@ -184,13 +171,8 @@ def test_bad_events_and_settings_are_named(server, emulator, trail, tmp_path):
         assert not ok and "CTPARQUET_QUEUE_URL" in body["errorMessage"]
     # A bad setting stops the function at start, naming the variable.
     bad = dict(os.environ, **env(server, "s3://lake/bad", CTPARQUET_COMPRESSION="zip"))
-    out = subprocess.run([str(emulator_bin())], env=bad, capture_output=True, text=True, timeout=30)
+    out = subprocess.run([str(LAMBDA_BIN)], env=bad, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "CTPARQUET_COMPRESSION" in out.stderr + out.stdout
-
-
-def emulator_bin():
-    from support.lambda_emulator import LAMBDA_BIN
-    return LAMBDA_BIN
 
 
 def test_backfill_enqueues_one_message_per_day(server, trail):
@@ -206,7 +188,6 @@ def test_backfill_enqueues_one_message_per_day(server, trail):
 
 
 def test_the_package_holds_a_linux_x86_64_bootstrap():
-    from support.lambda_emulator import LAMBDA_BIN
     # scripts/test.sh runs these tests on the binary unzipped from `cargo lambda build`'s zip.
     if os.environ.get("CTPARQUET_LAMBDA_BIN"):
         assert LAMBDA_BIN.name == "bootstrap"

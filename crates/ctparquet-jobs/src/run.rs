@@ -75,15 +75,6 @@ pub struct Outcome {
     pub totals: Totals,
 }
 
-impl Outcome {
-    pub fn merge(&mut self, other: Outcome) {
-        self.done.extend(other.done);
-        self.failed.extend(other.failed);
-        self.left.extend(other.left);
-        self.totals += &other.totals;
-    }
-}
-
 /// Converts units from one source into one destination with the configured settings.
 pub struct Runner<'a> {
     pub source: &'a Location,

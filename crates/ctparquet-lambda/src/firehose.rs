@@ -23,7 +23,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ctparquet_config::{FirehoseArgs, FirehoseMode};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// Firehose's limit on the transformation response.
 pub const MAX_RESPONSE_BYTES: usize = 6_000_000;
@@ -64,6 +63,22 @@ pub struct OutRecord {
     pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+}
+
+impl OutRecord {
+    fn dropped(record_id: String) -> OutRecord {
+        OutRecord {
+            record_id,
+            result: "Dropped",
+            data: None,
+            metadata: None,
+        }
+    }
+
+    /// Bytes this record adds to the response (its JSON and a separating comma).
+    fn json_len(&self) -> usize {
+        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len()) + 1
+    }
 }
 
 #[derive(Serialize, Debug)]
@@ -280,9 +295,8 @@ impl<R: Reingest> Firehose<R> {
 
     /// Keys and output line of a CloudTrail event.
     fn trail_event(&self, payload: &Payload, event: &LogEvent) -> Result<(Keys, Vec<u8>), String> {
-        let raw: &RawValue = serde_json::from_str(&event.message)
-            .map_err(|e| format!("log event {}: not JSON: {e}", event.id))?;
-        let fields: TrailFields = serde_json::from_str(raw.get())
+        // Parsing the fields checks the whole message is JSON; the message itself is the line.
+        let fields: TrailFields = serde_json::from_str(&event.message)
             .map_err(|e| format!("log event {}: not a CloudTrail event: {e}", event.id))?;
         let time = fields
             .event_time
@@ -303,7 +317,7 @@ impl<R: Reingest> Firehose<R> {
             ("month".into(), month),
             ("day".into(), day),
         ]);
-        let mut line = raw.get().as_bytes().to_vec();
+        let mut line = event.message.trim().as_bytes().to_vec();
         line.push(b'\n');
         Ok((keys, line))
     }
@@ -421,12 +435,7 @@ impl<R: Reingest> Firehose<R> {
             let out = match self.read_record(&record.data) {
                 Outcome::Control => {
                     dropped += 1;
-                    OutRecord {
-                        record_id: id,
-                        result: "Dropped",
-                        data: None,
-                        metadata: None,
-                    }
+                    OutRecord::dropped(id)
                 }
                 Outcome::Failed(reason) => {
                     failed += 1;
@@ -445,49 +454,37 @@ impl<R: Reingest> Firehose<R> {
                         reingest.extend(payloads(&payload, &events));
                     }
                     match groups.pop() {
+                        // A DATA_MESSAGE without events.
                         None => {
-                            // A DATA_MESSAGE without events.
                             dropped += 1;
-                            OutRecord {
-                                record_id: id,
-                                result: "Dropped",
-                                data: None,
-                                metadata: None,
-                            }
+                            OutRecord::dropped(id)
                         }
                         Some((keys, events, output)) => {
-                            let data = B64.encode(&output);
                             let entry = OutRecord {
                                 record_id: id,
                                 result: "Ok",
-                                data: Some(data),
+                                data: Some(B64.encode(&output)),
                                 metadata: Some(Metadata {
                                     partition_keys: keys,
                                 }),
                             };
-                            let entry_size = serde_json::to_vec(&entry)
-                                .map(|v| v.len())
-                                .unwrap_or(usize::MAX)
-                                + 1;
+                            let entry_size = entry.json_len();
                             if size + entry_size > MAX_RESPONSE_BYTES {
                                 // Does not fit: Dropped here, its events go round again.
                                 moved += events.len();
                                 reingest.extend(payloads(&payload, &events));
-                                OutRecord {
-                                    record_id: entry.record_id,
-                                    result: "Dropped",
-                                    data: None,
-                                    metadata: None,
-                                }
+                                OutRecord::dropped(entry.record_id)
                             } else {
                                 ok += 1;
-                                entry
+                                size += entry_size;
+                                records.push(entry);
+                                continue;
                             }
                         }
                     }
                 }
             };
-            size += serde_json::to_vec(&out).map(|v| v.len()).unwrap_or(0) + 1;
+            size += out.json_len();
             records.push(out);
         }
         if !reingest.is_empty() {
