@@ -229,6 +229,11 @@ pub async fn convert(
         listed.push((trail, folders));
     }
     progress.files_listed(total_files);
+    tracing::debug!(
+        files = total_files,
+        seconds = started.elapsed().as_secs_f64(),
+        "listed"
+    );
     for (trail, folders) in listed {
         run.trail(&trail, folders).await?;
     }
@@ -556,6 +561,7 @@ impl Run<'_> {
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
             let threads = self.cores;
             let buffer = day.buffer;
+            let encoding = Instant::now();
             let (parts, duplicates) = tokio::task::spawn_blocking(move || {
                 let mut sorted = buffer.into_sorted(chunk_rows)?;
                 let parts = sink::encode_day(
@@ -571,6 +577,7 @@ impl Run<'_> {
             .await
             .map_err(|e| ConvertError::Task(e.to_string()))?
             .map_err(sink_err)?;
+            tracing::debug!(day = %label, seconds = encoding.elapsed().as_secs_f64(), "sorted and encoded");
             (parts, duplicates, Some(staging))
         };
         // An empty day still clears what an earlier run wrote for it.

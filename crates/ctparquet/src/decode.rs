@@ -572,6 +572,11 @@ impl EventBatchBuilder {
         let top = self.top.finish();
         let (_, mut columns, _) = top.into_parts();
         columns.push(Arc::new(self.unmapped.finish()));
+        // Give back what the builders reserved and did not use: rows are held until their day
+        // is written, and the memory budget counts buffer capacity.
+        for column in &mut columns {
+            arrow::array::Array::shrink_to_fit(column);
+        }
         self.rows = 0;
         RecordBatch::try_new(self.table.schema(), columns).expect("builders follow the schema")
     }
@@ -642,16 +647,22 @@ pub fn decode_files_where<'a>(
     max_inflated: u64,
     keep: &dyn Fn(Option<i64>) -> bool,
 ) -> DecodedChunk {
-    let mut builder = EventBatchBuilder::new(table);
+    let files: Vec<&[u8]> = files.into_iter().collect();
+    // Sized once the first file's records are counted: a chunk of tiny files then allocates
+    // for tens of rows, not a default thousand per column (and `finish` trims what is unused).
+    let mut builder: Option<EventBatchBuilder> = None;
     let mut event_times = Vec::new();
     let mut outcomes = Vec::new();
     let mut skipped_by_file = Vec::new();
-    for bytes in files {
-        let start = builder.len();
+    for (position, bytes) in files.iter().enumerate() {
+        let start = builder.as_ref().map_or(0, EventBatchBuilder::len);
         let mut skipped = Vec::new();
         let outcome = (|| {
             let json = inflate(bytes, max_inflated)?;
             let records = split_records(&json)?;
+            let builder = builder.get_or_insert_with(|| {
+                EventBatchBuilder::with_capacity(table, records.len() * (files.len() - position))
+            });
             if let Some(index) = records
                 .iter()
                 .position(|r| JsonType::of(r) != JsonType::Object)
@@ -678,7 +689,7 @@ pub fn decode_files_where<'a>(
             Ok(start..builder.len())
         })();
         // Rows of a file that failed after some were added stay in the batch, outside any range.
-        event_times.resize(builder.len(), None);
+        event_times.resize(builder.as_ref().map_or(0, EventBatchBuilder::len), None);
         if outcome.is_err() {
             skipped.clear();
         }
@@ -686,7 +697,9 @@ pub fn decode_files_where<'a>(
         outcomes.push(outcome);
     }
     DecodedChunk {
-        batch: builder.finish(),
+        batch: builder
+            .unwrap_or_else(|| EventBatchBuilder::with_capacity(table, 0))
+            .finish(),
         event_times,
         files: outcomes,
         skipped: skipped_by_file,
