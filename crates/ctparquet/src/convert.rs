@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{UInt32Array, UInt64Array};
+use arrow::array::{RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::take_record_batch;
 use chrono::{Days, NaiveDate};
 use futures::StreamExt;
@@ -18,7 +18,7 @@ use object_store::ObjectMeta;
 use parquet::file::properties::WriterProperties;
 use tokio::sync::Semaphore;
 
-use crate::day::{DayBuffer, with_seq};
+use crate::day::{DayBuffer, DayError, SpilledRun, with_seq};
 use crate::decode::{DecodedChunk, FileError, decode_files_where};
 use crate::layout::{self, iso_date};
 use crate::schema::{EVENTS, Table};
@@ -251,6 +251,42 @@ struct OpenDay {
     failed: Option<String>,
     /// Events routed to this day (duplicates included).
     events: u64,
+    /// Rows of this day being written to a sorted run on another thread.
+    spilling: Option<Spilling>,
+}
+
+struct Spilling {
+    /// Bytes of the rows, in memory until the run is written.
+    bytes: usize,
+    task: tokio::task::JoinHandle<Result<SpilledRun, DayError>>,
+}
+
+impl OpenDay {
+    fn new(table: &'static Table) -> Self {
+        OpenDay {
+            buffer: DayBuffer::new(table),
+            failed: None,
+            events: 0,
+            spilling: None,
+        }
+    }
+
+    fn spilling_bytes(&self) -> usize {
+        self.spilling.as_ref().map_or(0, |s| s.bytes)
+    }
+
+    /// Wait for the run being written, if any, and add it to the day.
+    async fn settle_spill(&mut self) -> Result<(), ConvertError> {
+        if let Some(spill) = self.spilling.take() {
+            let run = spill
+                .task
+                .await
+                .map_err(|e| ConvertError::Task(e.to_string()))?
+                .map_err(|e| ConvertError::Task(format!("spilling: {e}")))?;
+            self.buffer.add_run(run);
+        }
+        Ok(())
+    }
 }
 
 impl Run<'_> {
@@ -264,16 +300,7 @@ impl Run<'_> {
             .from
             .iter_days()
             .take_while(|d| *d <= opts.to)
-            .map(|d| {
-                (
-                    d,
-                    OpenDay {
-                        buffer: DayBuffer::new(opts.table),
-                        failed: None,
-                        events: 0,
-                    },
-                )
-            })
+            .map(|d| (d, OpenDay::new(opts.table)))
             .collect();
         let mut outside: BTreeMap<(NaiveDate, OutsideReason), u64> = BTreeMap::new();
         let mut file_seq: u64 = 0;
@@ -300,7 +327,7 @@ impl Run<'_> {
                             .acquire_many_owned(read_ahead_weight(meta.size, read_ahead_total))
                             .await
                             .expect("semaphore open");
-                        let bytes = source::read(&source, &meta.location).await?;
+                        let bytes = source::read(&source, &meta).await?;
                         Ok::<_, ConvertError>(ReadFile {
                             meta,
                             bytes,
@@ -353,7 +380,7 @@ impl Run<'_> {
                     &mut outside,
                 )?;
                 file_seq += reads.len() as u64;
-                self.keep_within_budget(&mut days)?;
+                self.keep_within_budget(&mut days).await?;
             }
             // Day `folder_date - lateness` has now seen every folder it reads.
             if let Some(complete) =
@@ -406,6 +433,9 @@ impl Run<'_> {
                 day.failed
                     .get_or_insert_with(|| format!("bad file {file}: {error}"));
                 day.buffer = DayBuffer::new(self.opts.table);
+                // A run being written from its rows is dropped with them (the task finishes
+                // on its own; its file is removed when the run is dropped).
+                day.spilling = None;
             }
         }
         tracing::warn!(%file, %error, "bad delivery file");
@@ -503,23 +533,48 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn keep_within_budget(
+    /// Keep the rows held in memory within the budget by spilling the largest day to a sorted
+    /// run. A spill starts in the background once half the budget is held, so reading and
+    /// decoding go on while it is written; past the whole budget the run waits for it.
+    async fn keep_within_budget(
         &mut self,
         days: &mut BTreeMap<NaiveDate, OpenDay>,
     ) -> Result<(), ConvertError> {
+        let budget = self.opts.memory_budget_bytes;
         loop {
-            let held: usize = days.values().map(|d| d.buffer.memory()).sum();
+            for day in days.values_mut() {
+                if day.spilling.as_ref().is_some_and(|s| s.task.is_finished()) {
+                    day.settle_spill().await?;
+                }
+            }
+            let in_memory: usize = days.values().map(|d| d.buffer.memory()).sum();
+            let spilling: usize = days.values().map(OpenDay::spilling_bytes).sum();
+            let held = in_memory + spilling;
             self.summary.peak_held_bytes = self.summary.peak_held_bytes.max(held as u64);
-            if held <= self.opts.memory_budget_bytes {
+            if spilling > 0 {
+                if held <= budget {
+                    return Ok(());
+                }
+                // Over the budget with a run being written: wait for it.
+                for day in days.values_mut() {
+                    day.settle_spill().await?;
+                }
+                continue;
+            }
+            if in_memory <= budget / 2 {
                 return Ok(());
             }
             let Some(largest) = days.values_mut().max_by_key(|d| d.buffer.memory()) else {
                 return Ok(());
             };
-            largest
-                .buffer
-                .spill(self.work.path())
-                .map_err(|e| ConvertError::Task(format!("spilling: {e}")))?;
+            let Some(pending) = largest.buffer.take_run() else {
+                return Ok(());
+            };
+            let dir = self.work.path().to_path_buf();
+            largest.spilling = Some(Spilling {
+                bytes: pending.bytes(),
+                task: tokio::task::spawn_blocking(move || pending.write(&dir)),
+            });
             self.summary.spilled_runs += 1;
         }
     }
@@ -528,8 +583,9 @@ impl Run<'_> {
         &mut self,
         trail: &Trail,
         date: NaiveDate,
-        day: OpenDay,
+        mut day: OpenDay,
     ) -> Result<(), ConvertError> {
+        day.settle_spill().await?;
         let label = format!("{} {} {}", trail.account, trail.region, iso_date(date));
         if let Some(reason) = day.failed {
             self.summary.failed_days.push(FailedDay {
@@ -563,16 +619,9 @@ impl Run<'_> {
             let buffer = day.buffer;
             let encoding = Instant::now();
             let (parts, duplicates) = tokio::task::spawn_blocking(move || {
-                let mut sorted = buffer.into_sorted(chunk_rows)?;
-                let parts = sink::encode_day(
-                    table,
-                    sorted.by_ref(),
-                    &staging_path,
-                    &props,
-                    target,
-                    threads,
-                )?;
-                Ok::<_, SinkError>((parts, sorted.duplicates()))
+                sort_and_encode(buffer, chunk_rows, |sorted| {
+                    sink::encode_day(table, sorted, &staging_path, &props, target, threads)
+                })
             })
             .await
             .map_err(|e| ConvertError::Task(e.to_string()))?
@@ -605,6 +654,36 @@ impl Run<'_> {
         self.summary.days.push(report);
         Ok(())
     }
+}
+
+/// Merge a day's rows on one thread while `encode` writes the merged batches on others: the
+/// merge is serial, and alone it would leave the other cores idle between row groups.
+/// Returns what `encode` made and the duplicates dropped.
+fn sort_and_encode<T>(
+    buffer: DayBuffer,
+    chunk_rows: usize,
+    encode: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch, DayError>>) -> Result<T, SinkError>,
+) -> Result<(T, u64), SinkError> {
+    // Two batches in flight: the merge stays a little ahead, holding little memory.
+    let (merged, received) = std::sync::mpsc::sync_channel(2);
+    std::thread::scope(|scope| {
+        let merge = scope.spawn(move || -> Result<u64, DayError> {
+            let mut sorted = buffer.into_sorted(chunk_rows)?;
+            for batch in sorted.by_ref() {
+                let failed = batch.is_err();
+                // A closed channel means the encoder stopped (on its own error).
+                if merged.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+            Ok(sorted.duplicates())
+        });
+        let made = encode(&mut received.into_iter());
+        let duplicates = merge
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok((made?, duplicates))
+    })
 }
 
 fn arrow_err(e: arrow::error::ArrowError) -> ConvertError {

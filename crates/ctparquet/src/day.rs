@@ -175,49 +175,31 @@ impl DayBuffer {
         self.runs.len()
     }
 
-    /// Sort the rows held in memory. The batches are not copied into one: the sort orders
-    /// (batch, row) pairs, and the run gathers its output chunk by chunk, so sorting needs about
-    /// the memory of the rows plus one chunk, not twice the rows.
-    fn sorted_in_memory(&mut self) -> Result<Option<InMemoryRun>, ArrowError> {
+    /// Take the rows held in memory out of the day, to be written as a sorted run (by
+    /// [`PendingRun::write`], on any thread) and handed back with [`DayBuffer::add_run`].
+    pub fn take_run(&mut self) -> Option<PendingRun> {
         if self.batches.is_empty() {
-            return Ok(None);
+            return None;
         }
-        let batches = std::mem::take(&mut self.batches);
-        self.memory = 0;
-        let keys = SortKeys::new(self.table);
-        let rows = batches
-            .iter()
-            .map(|b| keys.rows(b))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut order: Vec<(usize, usize)> = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(i, b)| (0..b.num_rows()).map(move |r| (i, r)))
-            .collect();
-        order.sort_unstable_by(|a, b| rows[a.0].row(a.1).cmp(&rows[b.0].row(b.1)));
-        Ok(Some(InMemoryRun {
-            batches,
-            order,
-            pos: 0,
-        }))
+        let bytes = std::mem::take(&mut self.memory);
+        Some(PendingRun {
+            table: self.table,
+            batches: std::mem::take(&mut self.batches),
+            bytes,
+        })
     }
 
-    /// Sort what is in memory and write it to a run file in `dir`.
+    /// Add a run written from this day's rows.
+    pub fn add_run(&mut self, run: SpilledRun) {
+        self.runs.push(run.0);
+    }
+
+    /// Sort what is in memory and write it to a run file in `dir`, here and now.
     pub fn spill(&mut self, dir: &FsPath) -> Result<(), DayError> {
-        let Some(sorted) = self.sorted_in_memory()? else {
-            return Ok(());
-        };
-        let file = tempfile::Builder::new()
-            .prefix("ctparquet-run-")
-            .suffix(".arrow")
-            .tempfile_in(dir)?;
-        let mut writer =
-            FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema(self.table))?;
-        for chunk in sorted {
-            writer.write(&chunk?)?;
+        if let Some(pending) = self.take_run() {
+            let run = pending.write(dir)?;
+            self.add_run(run);
         }
-        writer.finish()?;
-        self.runs.push(file);
         Ok(())
     }
 
@@ -233,7 +215,8 @@ impl DayBuffer {
                 Box::new(reader);
             cursors.extend(Cursor::new(batches, Some(run), &keys)?);
         }
-        if let Some(sorted) = self.sorted_in_memory()? {
+        if !self.batches.is_empty() {
+            let sorted = sort_in_memory(self.table, std::mem::take(&mut self.batches))?;
             cursors.extend(Cursor::new(Box::new(sorted), None, &keys)?);
         }
         Ok(SortedDay {
@@ -245,6 +228,63 @@ impl DayBuffer {
             done: false,
         })
     }
+}
+
+/// Rows taken out of a day to be spilled: they are still in memory (`bytes`) until written.
+pub struct PendingRun {
+    table: &'static Table,
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+}
+
+/// A sorted run on disk, to be added back to its day.
+pub struct SpilledRun(tempfile::NamedTempFile);
+
+impl PendingRun {
+    /// Bytes of the rows, held until the run is written.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Sort the rows and write them to a run file in `dir`.
+    pub fn write(self, dir: &FsPath) -> Result<SpilledRun, DayError> {
+        let file = tempfile::Builder::new()
+            .prefix("ctparquet-run-")
+            .suffix(".arrow")
+            .tempfile_in(dir)?;
+        let mut writer =
+            FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema(self.table))?;
+        for chunk in sort_in_memory(self.table, self.batches)? {
+            writer.write(&chunk?)?;
+        }
+        writer.finish()?;
+        Ok(SpilledRun(file))
+    }
+}
+
+/// Sort rows held in memory. The batches are not copied into one: the sort orders (batch, row)
+/// pairs, and the run gathers its output chunk by chunk, so sorting needs about the memory of
+/// the rows plus one chunk, not twice the rows.
+fn sort_in_memory(
+    table: &'static Table,
+    batches: Vec<RecordBatch>,
+) -> Result<InMemoryRun, ArrowError> {
+    let keys = SortKeys::new(table);
+    let rows = batches
+        .iter()
+        .map(|b| keys.rows(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut order: Vec<(usize, usize)> = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| (0..b.num_rows()).map(move |r| (i, r)))
+        .collect();
+    order.sort_unstable_by(|a, b| rows[a.0].row(a.1).cmp(&rows[b.0].row(b.1)));
+    Ok(InMemoryRun {
+        batches,
+        order,
+        pos: 0,
+    })
 }
 
 /// Rows held in memory, in sorted order, gathered a chunk at a time.

@@ -200,7 +200,7 @@ pub async fn verify(
             let listing = source::list_folder(source, &trail, folder).await?;
             let mut reads = futures::stream::iter(listing.files)
                 .map(|meta| async move {
-                    let bytes = source::read(source, &meta.location).await?;
+                    let bytes = source::read(source, &meta).await?;
                     Ok::<_, SourceError>((meta, bytes))
                 })
                 .buffered(opts.concurrency.max(1));
