@@ -142,8 +142,30 @@ struct ReadFile {
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
-/// Files decoded together at most (whatever has arrived, up to this many).
+/// Files decoded together at most (whatever has arrived, up to this many)...
 const CHUNK_FILES: usize = 16;
+
+/// ...and compressed bytes at most (a file larger than this is decoded alone): a chunk's rows
+/// are held whole until routed, so this bounds them (~10x in JSON) however large files get.
+const CHUNK_BYTES: u64 = 1024 * 1024;
+
+/// Split files that have arrived into decoding chunks (see [`CHUNK_BYTES`]), keeping their order.
+fn chunks_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let item_bytes = size(&item);
+        match chunks.last_mut() {
+            Some(chunk) if bytes + item_bytes <= CHUNK_BYTES => chunk.push(item),
+            _ => {
+                chunks.push(vec![item]);
+                bytes = 0;
+            }
+        }
+        bytes += item_bytes;
+    }
+    chunks
+}
 
 /// The unit of the read-ahead semaphore.
 const READ_AHEAD_UNIT: u64 = 1024;
@@ -337,6 +359,12 @@ impl Run<'_> {
                 })
                 .buffered(opts.concurrency.max(1))
                 .ready_chunks(CHUNK_FILES)
+                .flat_map(|reads| {
+                    // A failed read goes in a chunk of its own and stops the run there.
+                    futures::stream::iter(chunks_by_size(reads, |r| {
+                        r.as_ref().map_or(0, |r| r.bytes.len() as u64)
+                    }))
+                })
                 .map(move |reads| {
                     let cpu = cpu.clone();
                     async move {
@@ -361,7 +389,10 @@ impl Run<'_> {
                         .map_err(|e| ConvertError::Task(e.to_string()))
                     }
                 })
-                .buffered(cores);
+                // Results come in file order, and chunks differ in cost: twice as many in
+                // flight as cores (the `cpu` permits still let one per core decode) so a core
+                // that finished a light chunk takes the next one instead of waiting.
+                .buffered(2 * cores);
             while let Some(item) = chunks.next().await {
                 self.check_deadline(trail)?;
                 // The read-ahead permits go when `reads` is dropped, once the rows are routed.
@@ -688,4 +719,26 @@ fn sort_and_encode<T>(
 
 fn arrow_err(e: arrow::error::ArrowError) -> ConvertError {
     ConvertError::Task(format!("arrow: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_order_and_stay_within_the_byte_bound() {
+        let mb = 1024 * 1024;
+        let sizes = [mb / 4, mb / 2, mb / 4, 3 * mb, 1, 1, mb];
+        let chunks = chunks_by_size(sizes.to_vec(), |s| *s);
+        assert_eq!(
+            chunks,
+            [
+                vec![mb / 4, mb / 2, mb / 4],
+                vec![3 * mb],
+                vec![1, 1],
+                vec![mb]
+            ]
+        );
+        assert!(chunks_by_size(Vec::<u64>::new(), |s| *s).is_empty());
+    }
 }
