@@ -25,7 +25,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
-use crate::json::{JsonType, Members, minify, raw_str};
+use crate::json::{JsonType, Members, Record, minify, raw_str};
 use crate::schema::{FieldSpec, Kind, Table};
 use crate::time::{ParsedTime, parse_event_time};
 
@@ -65,7 +65,17 @@ pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
         }
         return Ok(Cow::Borrowed(bytes));
     }
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit as usize));
+    // The gzip trailer gives the inflated size (of the last member, mod 2^32): exact for a
+    // CloudTrail file, so the buffer is allocated once instead of grown and copied. Deflate
+    // cannot expand more than 1032:1, which bounds what a lying trailer can reserve.
+    let trailer = bytes.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes(bytes[at..].try_into().expect("four bytes")) as usize
+    });
+    let capacity = trailer
+        .max(bytes.len() * 4)
+        .min(bytes.len().saturating_mul(1032))
+        .min(limit.saturating_add(1) as usize);
+    let mut out = Vec::with_capacity(capacity);
     flate2::read::MultiGzDecoder::new(bytes)
         .take(limit + 1)
         .read_to_end(&mut out)
@@ -83,8 +93,9 @@ pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
 /// a dozen levels).
 pub const MAX_NESTING: usize = 127;
 
-/// The records of a CloudTrail log file, `{"Records":[...]}`, each left unparsed.
-pub fn split_records(json: &[u8]) -> Result<Vec<&RawValue>, FileError> {
+/// The records of a CloudTrail log file, `{"Records":[...]}`, each split into its members (values
+/// left unparsed) in the same pass as the file.
+pub fn split_records(json: &[u8]) -> Result<Vec<Record<'_>>, FileError> {
     // Values are kept as raw text here, so nothing below would notice a hostile depth until a
     // reader parses it: refuse it now, at the depth serde_json itself refuses.
     if crate::json::nesting_depth(json) > MAX_NESTING {
@@ -114,7 +125,7 @@ pub fn split_records(json: &[u8]) -> Result<Vec<&RawValue>, FileError> {
 
 /// The top level of a log file: `None` without "Records"; `Some(None)` when it is not an array.
 struct TopLevel<'a> {
-    records: Option<Option<Vec<&'a RawValue>>>,
+    records: Option<Option<Vec<Record<'a>>>>,
 }
 
 impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
@@ -144,8 +155,8 @@ impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
     }
 }
 
-/// The value of "Records": its elements as raw text, or `None` when it is not an array.
-struct RecordsValue<'a>(Option<Vec<&'a RawValue>>);
+/// The value of "Records": its elements, or `None` when it is not an array.
+struct RecordsValue<'a>(Option<Vec<Record<'a>>>);
 
 impl<'de> serde::Deserialize<'de> for RecordsValue<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -160,7 +171,7 @@ impl<'de> serde::Deserialize<'de> for RecordsValue<'de> {
                 mut seq: A,
             ) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-                while let Some(record) = seq.next_element::<&'de RawValue>()? {
+                while let Some(record) = seq.next_element::<Record<'de>>()? {
                     out.push(record);
                 }
                 Ok(RecordsValue(Some(out)))
@@ -663,20 +674,20 @@ pub fn decode_files_where<'a>(
             let builder = builder.get_or_insert_with(|| {
                 EventBatchBuilder::with_capacity(table, records.len() * (files.len() - position))
             });
-            if let Some(index) = records
-                .iter()
-                .position(|r| JsonType::of(r) != JsonType::Object)
-            {
-                let kind = format!("{:?}", JsonType::of(records[index])).to_lowercase();
-                return Err(FileError::Record {
-                    index,
-                    reason: format!("not a JSON object (a {kind})"),
-                });
+            let mut objects = Vec::with_capacity(records.len());
+            for (index, record) in records.into_iter().enumerate() {
+                match record {
+                    Record::Object(members) => objects.push(members),
+                    Record::Not(kind) => {
+                        let kind = format!("{kind:?}").to_lowercase();
+                        return Err(FileError::Record {
+                            index,
+                            reason: format!("not a JSON object (a {kind})"),
+                        });
+                    }
+                }
             }
-            for (index, record) in records.iter().enumerate() {
-                // Cannot fail for a validated object; a failure leaves no partial row.
-                let members =
-                    record_members(record).map_err(|reason| FileError::Record { index, reason })?;
+            for members in objects {
                 let time = record_time(table.time, &members);
                 if keep(time) {
                     let appended = builder.append_members(members);

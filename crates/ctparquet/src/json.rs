@@ -43,16 +43,67 @@ impl<'de> Deserialize<'de> for Members<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
-                while let Some(key) = map.next_key::<BorrowedStr<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    out.push((key.0, value));
-                }
-                Ok(Members(out))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Members::from_map(map)
             }
         }
         deserializer.deserialize_map(V)
+    }
+}
+
+impl<'de> Members<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
+        while let Some(key) = map.next_key::<BorrowedStr<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            out.push((key.0, value));
+        }
+        Ok(Members(out))
+    }
+}
+
+/// An element of a log file's "Records": the members of an object (the record), or the type
+/// of whatever else it is (which makes the file bad).
+pub enum Record<'a> {
+    Object(Members<'a>),
+    Not(JsonType),
+}
+
+impl<'de> Deserialize<'de> for Record<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Record<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Members::from_map(map).map(Record::Object)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Record::Not(JsonType::Array))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Record::Not(JsonType::String))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Record::Not(JsonType::Bool))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Record::Not(JsonType::Number))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Record::Not(JsonType::Number))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Record::Not(JsonType::Number))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Record::Not(JsonType::Null))
+            }
+        }
+        deserializer.deserialize_any(V)
     }
 }
 
@@ -82,9 +133,17 @@ impl JsonType {
 
 /// Parse a raw value known to be a string.
 pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<BorrowedStr>(raw.get())
-        .ok()
-        .map(|s| s.0)
+    let text = raw.get();
+    // A raw value was validated when it was split off, so a string without escapes is its
+    // text between the quotes: no parser needed for most values.
+    if let Some(inner) = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|inner| memchr::memchr(b'\\', inner.as_bytes()).is_none())
+    {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<BorrowedStr>(text).ok().map(|s| s.0)
 }
 
 /// The index just past the string whose opening quote is at `open`, or `None` when it is not
@@ -176,6 +235,21 @@ mod tests {
         );
         assert_eq!(minify("[\"\\\\\", 1 ]"), "[\"\\\\\",1]");
         assert_eq!(minify(" \"open"), "\"open");
+    }
+
+    #[test]
+    fn raw_str_reads_plain_and_escaped_strings() {
+        fn raw(text: &str) -> &RawValue {
+            serde_json::from_str(text).unwrap()
+        }
+        assert!(matches!(
+            raw_str(raw(r#""plain""#)),
+            Some(Cow::Borrowed("plain"))
+        ));
+        assert_eq!(raw_str(raw(r#""a\"b\u0041""#)).unwrap(), "a\"bA");
+        assert_eq!(raw_str(raw(r#""""#)).unwrap(), "");
+        assert!(raw_str(raw("12")).is_none());
+        assert!(raw_str(raw(r#"["x"]"#)).is_none());
     }
 
     #[test]
