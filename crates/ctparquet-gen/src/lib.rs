@@ -315,11 +315,8 @@ fn event(rng: &mut StdRng, account: &str, region: &str, when: DateTime<Utc>) -> 
     e
 }
 
-struct Pending {
-    /// The folder date and minute stamp of the file it goes in.
-    deliver_at: DateTime<Utc>,
-    record: Value,
-}
+/// The records of a delivery slot's file, serialised (compact, as in the file).
+type SlotRecords = Vec<Box<str>>;
 
 /// Write a delivery tree under `root` (which gets `AWSLogs/`).
 pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
@@ -330,7 +327,16 @@ pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
     let end = start + Duration::days(i64::from(opts.days));
     for account in &opts.accounts {
         for region in &opts.regions {
-            let mut pending: Vec<Pending> = Vec::new();
+            // Records waiting for their delivery slot's file. A record is delivered at or after
+            // its own slot, so once a slot's events are made, the files up to it are complete
+            // and are written out: memory holds the late records only, whatever the tree's size.
+            let slot_secs = interval.num_seconds().max(1);
+            let slot_of = |at: DateTime<Utc>| {
+                (at - start - Duration::minutes(5))
+                    .num_seconds()
+                    .div_euclid(slot_secs)
+            };
+            let mut files: BTreeMap<i64, SlotRecords> = BTreeMap::new();
             // Events happen before delivery; the first file of the first date carries some of
             // the previous day too.
             let mut slot = start;
@@ -352,11 +358,12 @@ pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
                     if deliver_at - deliver > Duration::minutes(15) {
                         record["addendum"] = json!({"reason": "DELIVERY_DELAY"});
                     }
+                    let text: Box<str> = record.to_string().into();
                     if rng.random_bool(opts.duplicate_fraction.clamp(0.0, 1.0)) {
-                        pending.push(Pending {
-                            deliver_at: deliver_at + interval,
-                            record: record.clone(),
-                        });
+                        files
+                            .entry(slot_of(deliver_at + interval))
+                            .or_default()
+                            .push(text.clone());
                         stats.duplicates += 1;
                     }
                     let day = happened.date_naive();
@@ -369,54 +376,80 @@ pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
                         .events_by_lag
                         .entry((account.clone(), region.clone(), day, lag))
                         .or_default() += 1;
-                    pending.push(Pending { deliver_at, record });
+                    files.entry(slot_of(deliver_at)).or_default().push(text);
+                }
+                let done = slot_of(deliver);
+                while let Some(entry) = files.first_entry().filter(|e| *e.key() <= done) {
+                    let (file_slot, records) = entry.remove_entry();
+                    write_file(
+                        root, opts, &mut rng, &mut stats, account, region, start, slot_secs,
+                        file_slot, records,
+                    )?;
                 }
                 slot += interval;
             }
-            // One file per delivery slot: what is delivered in the same slot goes together, and
-            // the file is stamped with the slot's delivery time.
-            let slot_secs = interval.num_seconds().max(1);
-            let mut files: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
-            for p in pending {
-                let slot = (p.deliver_at - start - Duration::minutes(5))
-                    .num_seconds()
-                    .div_euclid(slot_secs);
-                files.entry(slot).or_default().push(p.record);
-            }
-            for (slot, mut records) in files {
-                let at = start + Duration::seconds(slot * slot_secs) + Duration::minutes(5);
-                // CloudTrail writes records in no particular order.
-                for i in (1..records.len()).rev() {
-                    records.swap(i, rng.random_range(0..=i));
-                }
-                let dir = folder(root, opts.org_id.as_deref(), account, region, at);
-                std::fs::create_dir_all(&dir)?;
-                let unique: String = (0..16)
-                    .map(|_| {
-                        let c = rng.random_range(0..62u8);
-                        (match c {
-                            0..=9 => b'0' + c,
-                            10..=35 => b'a' + c - 10,
-                            _ => b'A' + c - 36,
-                        }) as char
-                    })
-                    .collect();
-                let name = format!(
-                    "{account}_CloudTrail_{region}_{}_{unique}.json.gz",
-                    at.format("%Y%m%dT%H%MZ")
-                );
-                let body = serde_json::to_vec(&json!({ "Records": records }))?;
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-                gz.write_all(&body)?;
-                let gz = gz.finish()?;
-                stats.files += 1;
-                stats.records += records.len() as u64;
-                stats.bytes += gz.len() as u64;
-                std::fs::write(dir.join(name), gz)?;
+            // The late records delivered after the last slot.
+            for (file_slot, records) in files {
+                write_file(
+                    root, opts, &mut rng, &mut stats, account, region, start, slot_secs, file_slot,
+                    records,
+                )?;
             }
         }
     }
     Ok(stats)
+}
+
+/// Write one delivery slot's file, stamped with the slot's delivery time: what is delivered in
+/// the same slot goes together.
+#[allow(clippy::too_many_arguments)]
+fn write_file(
+    root: &Path,
+    opts: &GenOptions,
+    rng: &mut StdRng,
+    stats: &mut GenStats,
+    account: &str,
+    region: &str,
+    start: DateTime<Utc>,
+    slot_secs: i64,
+    slot: i64,
+    mut records: SlotRecords,
+) -> std::io::Result<()> {
+    let at = start + Duration::seconds(slot * slot_secs) + Duration::minutes(5);
+    // CloudTrail writes records in no particular order.
+    for i in (1..records.len()).rev() {
+        records.swap(i, rng.random_range(0..=i));
+    }
+    let dir = folder(root, opts.org_id.as_deref(), account, region, at);
+    std::fs::create_dir_all(&dir)?;
+    let unique: String = (0..16)
+        .map(|_| {
+            let c = rng.random_range(0..62u8);
+            (match c {
+                0..=9 => b'0' + c,
+                10..=35 => b'a' + c - 10,
+                _ => b'A' + c - 36,
+            }) as char
+        })
+        .collect();
+    let name = format!(
+        "{account}_CloudTrail_{region}_{}_{unique}.json.gz",
+        at.format("%Y%m%dT%H%MZ")
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    gz.write_all(br#"{"Records":["#)?;
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            gz.write_all(b",")?;
+        }
+        gz.write_all(record.as_bytes())?;
+    }
+    gz.write_all(b"]}")?;
+    let gz = gz.finish()?;
+    stats.files += 1;
+    stats.records += records.len() as u64;
+    stats.bytes += gz.len() as u64;
+    std::fs::write(dir.join(name), gz)
 }
 
 fn folder(

@@ -142,6 +142,13 @@ struct ReadFile {
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
+/// Resident bytes past which freed heap pages are handed back to the system (after a spill,
+/// and as a spilled day is merged): the budget itself, so a day that never reaches it is left
+/// alone and one that spills stays near it.
+fn trim_threshold(opts: &ConvertOptions) -> usize {
+    opts.memory_budget_bytes
+}
+
 /// Files decoded together at most (whatever has arrived, up to this many)...
 const CHUNK_FILES: usize = 16;
 
@@ -298,7 +305,8 @@ impl OpenDay {
     }
 
     /// Wait for the run being written, if any, and add it to the day.
-    async fn settle_spill(&mut self) -> Result<(), ConvertError> {
+    /// `trim_above`: see [`trim_threshold`].
+    async fn settle_spill(&mut self, trim_above: usize) -> Result<(), ConvertError> {
         if let Some(spill) = self.spilling.take() {
             let run = spill
                 .task
@@ -306,6 +314,8 @@ impl OpenDay {
                 .map_err(|e| ConvertError::Task(e.to_string()))?
                 .map_err(|e| ConvertError::Task(format!("spilling: {e}")))?;
             self.buffer.add_run(run);
+            // The run's rows were just freed.
+            crate::alloc::release_free_memory(trim_above);
         }
         Ok(())
     }
@@ -575,7 +585,7 @@ impl Run<'_> {
         loop {
             for day in days.values_mut() {
                 if day.spilling.as_ref().is_some_and(|s| s.task.is_finished()) {
-                    day.settle_spill().await?;
+                    day.settle_spill(trim_threshold(self.opts)).await?;
                 }
             }
             let in_memory: usize = days.values().map(|d| d.buffer.memory()).sum();
@@ -588,7 +598,7 @@ impl Run<'_> {
                 }
                 // Over the budget with a run being written: wait for it.
                 for day in days.values_mut() {
-                    day.settle_spill().await?;
+                    day.settle_spill(trim_threshold(self.opts)).await?;
                 }
                 continue;
             }
@@ -616,7 +626,22 @@ impl Run<'_> {
         date: NaiveDate,
         mut day: OpenDay,
     ) -> Result<(), ConvertError> {
-        day.settle_spill().await?;
+        day.settle_spill(trim_threshold(self.opts)).await?;
+        // A day that spilled merges a batch of every run beside the rows still in memory: past
+        // the budget, those rows become a run too, so the merge holds little more than a batch
+        // per run.
+        if day.buffer.spilled_runs() > 0
+            && day.buffer.merge_memory() > self.opts.memory_budget_bytes
+            && let Some(pending) = day.buffer.take_run()
+        {
+            let dir = self.work.path().to_path_buf();
+            let run = tokio::task::spawn_blocking(move || pending.write(&dir))
+                .await
+                .map_err(|e| ConvertError::Task(e.to_string()))?
+                .map_err(|e| ConvertError::Task(format!("spilling: {e}")))?;
+            day.buffer.add_run(run);
+            self.summary.spilled_runs += 1;
+        }
         let label = format!("{} {} {}", trail.account, trail.region, iso_date(date));
         if let Some(reason) = day.failed {
             self.summary.failed_days.push(FailedDay {
@@ -647,10 +672,11 @@ impl Run<'_> {
             let target = self.opts.parquet.target_file_bytes;
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
             let threads = self.cores;
+            let trim_above = trim_threshold(self.opts);
             let buffer = day.buffer;
             let encoding = Instant::now();
             let (parts, duplicates) = tokio::task::spawn_blocking(move || {
-                sort_and_encode(buffer, chunk_rows, |sorted| {
+                sort_and_encode(buffer, chunk_rows, trim_above, |sorted| {
                     sink::encode_day(table, sorted, &staging_path, &props, target, threads)
                 })
             })
@@ -693,6 +719,7 @@ impl Run<'_> {
 fn sort_and_encode<T>(
     buffer: DayBuffer,
     chunk_rows: usize,
+    trim_above: usize,
     encode: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch, DayError>>) -> Result<T, SinkError>,
 ) -> Result<(T, u64), SinkError> {
     // Two batches in flight: the merge stays a little ahead, holding little memory.
@@ -700,7 +727,11 @@ fn sort_and_encode<T>(
     std::thread::scope(|scope| {
         let merge = scope.spawn(move || -> Result<u64, DayError> {
             let mut sorted = buffer.into_sorted(chunk_rows)?;
-            for batch in sorted.by_ref() {
+            for (index, batch) in sorted.by_ref().enumerate() {
+                // A long merge frees a batch of a run for every batch it reads.
+                if index % 16 == 15 {
+                    crate::alloc::release_free_memory(trim_above);
+                }
                 let failed = batch.is_err();
                 // A closed channel means the encoder stopped (on its own error).
                 if merged.send(batch).is_err() || failed {

@@ -135,6 +135,8 @@ pub struct DayBuffer {
     memory: usize,
     runs: Vec<tempfile::NamedTempFile>,
     rows: usize,
+    /// Bytes of every batch pushed, spilled or not (for the average row size).
+    pushed_bytes: usize,
 }
 
 /// Rows per batch of a sorted run. The merge holds one batch of every run at once, so this is
@@ -150,12 +152,15 @@ impl DayBuffer {
             memory: 0,
             runs: Vec::new(),
             rows: 0,
+            pushed_bytes: 0,
         }
     }
 
     /// Add rows (of [`internal_schema`]).
     pub fn push(&mut self, batch: RecordBatch) {
-        self.memory += batch.get_array_memory_size();
+        let bytes = batch.get_array_memory_size();
+        self.memory += bytes;
+        self.pushed_bytes += bytes;
         self.rows += batch.num_rows();
         self.batches.push(batch);
     }
@@ -168,6 +173,13 @@ impl DayBuffer {
     /// Rows pushed so far (duplicates included).
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// About the memory merging the day will take: a batch of every run beside the rows still
+    /// in memory.
+    pub fn merge_memory(&self) -> usize {
+        let row_bytes = self.pushed_bytes / self.rows.max(1);
+        self.memory + self.runs.len() * SPILL_BATCH_ROWS * row_bytes
     }
 
     /// How many runs were spilled to disk.
