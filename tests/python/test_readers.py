@@ -166,3 +166,27 @@ def test_inspect_reports_what_is_there(converted):
     assert inv["rows"] == summary["events_written"]
     assert len(inv["partitions"]) == len(summary["days"])
     assert inv["stray_files"] == []
+
+
+def test_a_time_range_reads_only_the_row_groups_it_needs(tmp_path):
+    """Rows are sorted by eventTime, so each row group covers a slice of the day and its min/max
+    statistics let a reader skip the others (pyarrow's row-group pruning shown here; filters on
+    eventName, eventSource or a user ARN are served by the bloom filters, whose answers
+    `parquet_output.rs` checks)."""
+    from conftest import run
+    src, dest = tmp_path / "src", tmp_path / "out"
+    run("gen", src, "--accounts", ACCOUNTS[0], "--regions", REGIONS[0], "--start", "2026-03-01",
+        "--days", 2, "--files-per-day", 96, "--events-per-file", 20)
+    run("convert", src, dest, "--date", "2026-03-01", "--row-group-rows", 200)
+    (part,) = dest.glob("account=*/region=*/year=*/month=*/day=*/part-*.parquet")
+    groups = pq.ParquetFile(part).metadata.num_row_groups
+    assert groups >= 8
+    hour = (ds.field("eventTime") >= dt.datetime(2026, 3, 1, 10, tzinfo=dt.timezone.utc)) & (
+        ds.field("eventTime") < dt.datetime(2026, 3, 1, 11, tzinfo=dt.timezone.utc))
+    (fragment,) = ds.dataset(part, format="parquet").get_fragments()
+    needed = fragment.split_by_row_group(hour)
+    assert 1 <= len(needed) <= 2, (len(needed), groups)
+    # The row groups kept hold every row of the hour.
+    rows = ds.dataset(part, format="parquet").to_table(filter=hour).num_rows
+    assert rows > 0
+    assert sum(g.to_table(filter=hour).num_rows for g in needed) == rows
