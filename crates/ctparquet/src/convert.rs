@@ -300,6 +300,20 @@ impl OpenDay {
         }
     }
 
+    /// Start writing the rows held in memory to a sorted run on a blocking thread; false when
+    /// there are none.
+    fn start_spill(&mut self, dir: &std::path::Path) -> bool {
+        let Some(pending) = self.buffer.take_run() else {
+            return false;
+        };
+        let dir = dir.to_path_buf();
+        self.spilling = Some(Spilling {
+            bytes: pending.bytes(),
+            task: tokio::task::spawn_blocking(move || pending.write(&dir)),
+        });
+        true
+    }
+
     fn spilling_bytes(&self) -> usize {
         self.spilling.as_ref().map_or(0, |s| s.bytes)
     }
@@ -608,14 +622,9 @@ impl Run<'_> {
             let Some(largest) = days.values_mut().max_by_key(|d| d.buffer.memory()) else {
                 return Ok(());
             };
-            let Some(pending) = largest.buffer.take_run() else {
+            if !largest.start_spill(self.work.path()) {
                 return Ok(());
-            };
-            let dir = self.work.path().to_path_buf();
-            largest.spilling = Some(Spilling {
-                bytes: pending.bytes(),
-                task: tokio::task::spawn_blocking(move || pending.write(&dir)),
-            });
+            }
             self.summary.spilled_runs += 1;
         }
     }
@@ -632,15 +641,10 @@ impl Run<'_> {
         // per run.
         if day.buffer.spilled_runs() > 0
             && day.buffer.merge_memory() > self.opts.memory_budget_bytes
-            && let Some(pending) = day.buffer.take_run()
+            && day.start_spill(self.work.path())
         {
-            let dir = self.work.path().to_path_buf();
-            let run = tokio::task::spawn_blocking(move || pending.write(&dir))
-                .await
-                .map_err(|e| ConvertError::Task(e.to_string()))?
-                .map_err(|e| ConvertError::Task(format!("spilling: {e}")))?;
-            day.buffer.add_run(run);
             self.summary.spilled_runs += 1;
+            day.settle_spill(trim_threshold(self.opts)).await?;
         }
         let label = format!("{} {} {}", trail.account, trail.region, iso_date(date));
         if let Some(reason) = day.failed {
