@@ -437,6 +437,7 @@ impl Run<'_> {
                 file_seq += reads.len() as u64;
                 self.keep_within_budget(&mut days).await?;
             }
+            tracing::debug!(folder = %folder_date, "folder read and routed");
             // Day `folder_date - lateness` has now seen every folder it reads.
             if let Some(complete) =
                 folder_date.checked_sub_days(Days::new(opts.lateness_days.into()))
