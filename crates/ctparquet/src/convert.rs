@@ -626,6 +626,10 @@ impl Run<'_> {
             if !largest.start_spill(self.work.path()) {
                 return Ok(());
             }
+            tracing::debug!(
+                held = in_memory,
+                "spilling the largest day in the background"
+            );
             self.summary.spilled_runs += 1;
         }
     }

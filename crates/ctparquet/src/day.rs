@@ -223,13 +223,18 @@ impl DayBuffer {
         let mut cursors = Vec::new();
         for run in std::mem::take(&mut self.runs) {
             let reader = FileReader::try_new(BufReader::new(run.reopen()?), None)?;
+            // SAFETY: the run was written by `PendingRun::write` from arrays this process built
+            // and validated; reading it back need not check every offset and string again.
+            let reader = unsafe { reader.with_skip_validation(true) };
             let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> =
                 Box::new(reader);
-            cursors.extend(Cursor::new(batches, Some(run), &keys)?);
+            cursors.extend(Cursor::run(batches, run, &keys)?);
         }
         if !self.batches.is_empty() {
-            let sorted = sort_in_memory(self.table, std::mem::take(&mut self.batches))?;
-            cursors.extend(Cursor::new(Box::new(sorted), None, &keys)?);
+            // Rows still in memory are merged where they are, in their sorted order: no copy of
+            // them is made before the one that builds the output batches.
+            let sorted = sort_in_memory(&keys, std::mem::take(&mut self.batches))?;
+            cursors.extend(Cursor::in_memory(sorted));
         }
         Ok(SortedDay {
             keys,
@@ -266,7 +271,8 @@ impl PendingRun {
             .tempfile_in(dir)?;
         let mut writer =
             FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema(self.table))?;
-        for chunk in sort_in_memory(self.table, self.batches)? {
+        let keys = SortKeys::new(self.table);
+        for chunk in InMemoryRun::new(sort_in_memory(&keys, self.batches)?) {
             writer.write(&chunk?)?;
         }
         writer.finish()?;
@@ -274,36 +280,67 @@ impl PendingRun {
     }
 }
 
+/// A batch with its sort keys and the columns that tell duplicates apart.
+struct Keyed {
+    batch: RecordBatch,
+    rows: Rows,
+    /// The day-field and identity columns.
+    times: ArrayRef,
+    ids: ArrayRef,
+}
+
+impl Keyed {
+    fn new(batch: RecordBatch, keys: &SortKeys) -> Result<Self, ArrowError> {
+        Ok(Keyed {
+            rows: keys.rows(&batch)?,
+            times: keys.times(&batch),
+            ids: keys.ids(&batch),
+            batch,
+        })
+    }
+}
+
+/// Rows held in memory and the order that sorts them, as (batch, row) pairs.
+struct SortedInMemory {
+    batches: Vec<Keyed>,
+    order: Vec<(usize, usize)>,
+}
+
 /// Sort rows held in memory. The batches are not copied into one: the sort orders (batch, row)
-/// pairs, and the run gathers its output chunk by chunk, so sorting needs about the memory of
-/// the rows plus one chunk, not twice the rows.
+/// pairs, and readers gather from the batches as they go, so sorting needs about the memory of
+/// the rows plus their keys, not twice the rows.
 fn sort_in_memory(
-    table: &'static Table,
+    keys: &SortKeys,
     batches: Vec<RecordBatch>,
-) -> Result<InMemoryRun, ArrowError> {
-    let keys = SortKeys::new(table);
-    let rows = batches
-        .iter()
-        .map(|b| keys.rows(b))
+) -> Result<SortedInMemory, ArrowError> {
+    let batches = batches
+        .into_iter()
+        .map(|b| Keyed::new(b, keys))
         .collect::<Result<Vec<_>, _>>()?;
     let mut order: Vec<(usize, usize)> = batches
         .iter()
         .enumerate()
-        .flat_map(|(i, b)| (0..b.num_rows()).map(move |r| (i, r)))
+        .flat_map(|(i, b)| (0..b.batch.num_rows()).map(move |r| (i, r)))
         .collect();
-    order.sort_unstable_by(|a, b| rows[a.0].row(a.1).cmp(&rows[b.0].row(b.1)));
-    Ok(InMemoryRun {
-        batches,
-        order,
-        pos: 0,
-    })
+    order.sort_unstable_by(|a, b| batches[a.0].rows.row(a.1).cmp(&batches[b.0].rows.row(b.1)));
+    Ok(SortedInMemory { batches, order })
 }
 
-/// Rows held in memory, in sorted order, gathered a chunk at a time.
+/// Rows held in memory, in sorted order, gathered a chunk at a time (to be written as a run).
 struct InMemoryRun {
     batches: Vec<RecordBatch>,
     order: Vec<(usize, usize)>,
     pos: usize,
+}
+
+impl InMemoryRun {
+    fn new(sorted: SortedInMemory) -> Self {
+        InMemoryRun {
+            batches: sorted.batches.into_iter().map(|k| k.batch).collect(),
+            order: sorted.order,
+            pos: 0,
+        }
+    }
 }
 
 impl Iterator for InMemoryRun {
@@ -326,43 +363,135 @@ impl Iterator for InMemoryRun {
     }
 }
 
-struct Cursor {
-    batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
-    batch: RecordBatch,
-    rows: Rows,
-    /// The batch's day-field and identity columns.
-    times: ArrayRef,
-    ids: ArrayRef,
-    pos: usize,
-    /// Index of `batch` in the current chunk's sources, once a row of it was taken.
-    source: Option<usize>,
-    _run: Option<tempfile::NamedTempFile>,
+/// One sorted input of the merge: a run read back from disk, or the rows still in memory.
+enum Cursor {
+    Run {
+        batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+        current: Keyed,
+        pos: usize,
+        /// Index of `current` in the chunk being built, once a row of it was taken.
+        source: Option<usize>,
+        _file: tempfile::NamedTempFile,
+    },
+    InMemory {
+        sorted: SortedInMemory,
+        pos: usize,
+        /// Index of each batch in the chunk being built, once a row of it was taken.
+        sources: Vec<Option<usize>>,
+    },
 }
 
 impl Cursor {
-    /// A cursor on the first non-empty batch, or `None` when there is none.
-    fn new(
+    /// A cursor on a run's first non-empty batch, or `None` when there is none.
+    fn run(
         mut batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
-        run: Option<tempfile::NamedTempFile>,
+        file: tempfile::NamedTempFile,
         keys: &SortKeys,
     ) -> Result<Option<Cursor>, ArrowError> {
-        for batch in batches.by_ref() {
-            let batch = batch?;
-            if batch.num_rows() > 0 {
-                return Ok(Some(Cursor {
-                    batches,
-                    rows: keys.rows(&batch)?,
-                    times: keys.times(&batch),
-                    ids: keys.ids(&batch),
-                    batch,
-                    pos: 0,
-                    source: None,
-                    _run: run,
-                }));
+        Ok(
+            next_non_empty(&mut batches, keys)?.map(|current| Cursor::Run {
+                batches,
+                current,
+                pos: 0,
+                source: None,
+                _file: file,
+            }),
+        )
+    }
+
+    /// A cursor on rows in memory, or `None` when there are none.
+    fn in_memory(sorted: SortedInMemory) -> Option<Cursor> {
+        (!sorted.order.is_empty()).then(|| Cursor::InMemory {
+            sources: vec![None; sorted.batches.len()],
+            sorted,
+            pos: 0,
+        })
+    }
+
+    /// The batch and row the cursor is on.
+    fn head(&self) -> (&Keyed, usize) {
+        match self {
+            Cursor::Run { current, pos, .. } => (current, *pos),
+            Cursor::InMemory { sorted, pos, .. } => {
+                let (batch, row) = sorted.order[*pos];
+                (&sorted.batches[batch], row)
             }
         }
-        Ok(None)
     }
+
+    /// The index in `sources` of the head row's batch, added there the first time.
+    fn source_of_head(&mut self, sources: &mut Vec<RecordBatch>) -> usize {
+        let (slot, batch) = match self {
+            Cursor::Run {
+                current, source, ..
+            } => (source, &current.batch),
+            Cursor::InMemory {
+                sorted,
+                pos,
+                sources: slots,
+            } => {
+                let batch = sorted.order[*pos].0;
+                (&mut slots[batch], &sorted.batches[batch].batch)
+            }
+        };
+        *slot.get_or_insert_with(|| {
+            sources.push(batch.clone());
+            sources.len() - 1
+        })
+    }
+
+    /// Forget the sources of the chunk just built.
+    fn clear_sources(&mut self) {
+        match self {
+            Cursor::Run { source, .. } => *source = None,
+            Cursor::InMemory { sources, .. } => sources.fill(None),
+        }
+    }
+
+    /// Move to the next row; false once there is none.
+    fn advance(&mut self, keys: &SortKeys) -> Result<bool, ArrowError> {
+        match self {
+            Cursor::Run {
+                batches,
+                current,
+                pos,
+                source,
+                ..
+            } => {
+                *pos += 1;
+                if *pos < current.batch.num_rows() {
+                    return Ok(true);
+                }
+                match next_non_empty(batches, keys)? {
+                    Some(next) => {
+                        *current = next;
+                        *pos = 0;
+                        *source = None;
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                }
+            }
+            Cursor::InMemory { sorted, pos, .. } => {
+                *pos += 1;
+                Ok(*pos < sorted.order.len())
+            }
+        }
+    }
+}
+
+/// The next batch with rows, keyed.
+fn next_non_empty(
+    batches: &mut (dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send),
+    keys: &SortKeys,
+) -> Result<Option<Keyed>, ArrowError> {
+    for batch in batches {
+        let batch = batch?;
+        if batch.num_rows() > 0 {
+            return Keyed::new(batch, keys).map(Some);
+        }
+    }
+    Ok(None)
 }
 
 /// The merged rows of a day, as an iterator of batches.
@@ -388,15 +517,15 @@ impl SortedDay {
         while picks.len() < self.chunk_rows {
             // The cursor whose current row sorts first (a handful of runs: a scan beats a heap).
             let Some(best) = (0..self.cursors.len()).min_by(|&a, &b| {
-                let (ca, cb) = (&self.cursors[a], &self.cursors[b]);
-                ca.rows.row(ca.pos).cmp(&cb.rows.row(cb.pos))
+                let ((ka, ra), (kb, rb)) = (self.cursors[a].head(), self.cursors[b].head());
+                ka.rows.row(ra).cmp(&kb.rows.row(rb))
             }) else {
                 break;
             };
             let cursor = &mut self.cursors[best];
-            let row = cursor.pos;
-            let time_col = cursor.times.as_primitive::<TimestampMillisecondType>();
-            let id_col = cursor.ids.as_string::<i32>();
+            let (keyed, row) = cursor.head();
+            let time_col = keyed.times.as_primitive::<TimestampMillisecondType>();
+            let id_col = keyed.ids.as_string::<i32>();
             let time = time_col.is_valid(row).then(|| time_col.value(row));
             let duplicate = id_col.is_valid(row) && {
                 let id = id_col.value(row);
@@ -420,39 +549,14 @@ impl SortedDay {
             if duplicate {
                 self.duplicates += 1;
             } else {
-                let source = *cursor.source.get_or_insert_with(|| {
-                    sources.push(cursor.batch.clone());
-                    sources.len() - 1
-                });
-                picks.push((source, row));
+                picks.push((cursor.source_of_head(&mut sources), row));
             }
-            cursor.pos += 1;
-            if cursor.pos == cursor.batch.num_rows() {
-                let mut next = None;
-                for batch in cursor.batches.by_ref() {
-                    let batch = batch?;
-                    if batch.num_rows() > 0 {
-                        next = Some(batch);
-                        break;
-                    }
-                }
-                match next {
-                    Some(batch) => {
-                        cursor.rows = self.keys.rows(&batch)?;
-                        cursor.times = self.keys.times(&batch);
-                        cursor.ids = self.keys.ids(&batch);
-                        cursor.batch = batch;
-                        cursor.pos = 0;
-                        cursor.source = None;
-                    }
-                    None => {
-                        self.cursors.swap_remove(best);
-                    }
-                }
+            if !cursor.advance(&self.keys)? {
+                self.cursors.swap_remove(best);
             }
         }
         for cursor in &mut self.cursors {
-            cursor.source = None;
+            cursor.clear_sources();
         }
         if picks.is_empty() {
             return Ok(None);

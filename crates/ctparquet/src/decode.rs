@@ -51,6 +51,27 @@ pub enum FileError {
 /// Inflate a delivery file if it is gzip (by its magic bytes, not its name); plain JSON passes
 /// through. `limit` bounds the inflated size so a hostile file cannot exhaust memory.
 pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
+    let mut buffer = Vec::new();
+    let len = match inflate_into(bytes, limit, &mut buffer)? {
+        Inflated::Plain => return Ok(Cow::Borrowed(bytes)),
+        Inflated::Gzip(len) => len,
+    };
+    buffer.truncate(len);
+    Ok(Cow::Owned(buffer))
+}
+
+/// What [`inflate_into`] found.
+enum Inflated {
+    /// Plain JSON: the input itself is the text.
+    Plain,
+    /// Gzip: the text is this many bytes at the start of the buffer.
+    Gzip(usize),
+}
+
+/// [`inflate`] into a buffer that is reused from file to file: its bytes are initialised once,
+/// when it grows, not zeroed again for every file (`read_to_end` would), and its pages stay
+/// mapped.
+fn inflate_into(bytes: &[u8], limit: u64, buffer: &mut Vec<u8>) -> Result<Inflated, FileError> {
     if bytes.is_empty() {
         return Err(FileError::Empty);
     }
@@ -63,30 +84,48 @@ pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
         if bytes.len() as u64 > limit {
             return Err(FileError::TooLarge(limit));
         }
-        return Ok(Cow::Borrowed(bytes));
+        return Ok(Inflated::Plain);
     }
     // The gzip trailer gives the inflated size (of the last member, mod 2^32): exact for a
-    // CloudTrail file, so the buffer is allocated once instead of grown and copied. Deflate
-    // cannot expand more than 1032:1, which bounds what a lying trailer can reserve.
+    // CloudTrail file, so the buffer is sized once instead of grown and copied. Deflate
+    // cannot expand more than 1032:1, which bounds what a lying trailer can reserve. One byte
+    // more than the text lets the end be seen without another grow.
     let trailer = bytes.len().checked_sub(4).map_or(0, |at| {
         u32::from_le_bytes(bytes[at..].try_into().expect("four bytes")) as usize
     });
-    let capacity = trailer
+    let cap = limit.saturating_add(1).min(usize::MAX as u64) as usize;
+    let wanted = trailer
+        .saturating_add(1)
         .max(bytes.len() * 4)
         .min(bytes.len().saturating_mul(1032))
-        .min(limit.saturating_add(1) as usize);
-    let mut out = Vec::with_capacity(capacity);
-    flate2::read::MultiGzDecoder::new(bytes)
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| FileError::Gzip(e.to_string()))?;
-    if out.len() as u64 > limit {
+        .min(cap);
+    if buffer.len() < wanted {
+        buffer.resize(wanted, 0);
+    }
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let mut filled = 0;
+    loop {
+        if filled == buffer.len() {
+            if filled >= cap {
+                return Err(FileError::TooLarge(limit));
+            }
+            let grown = buffer.len().saturating_mul(2).clamp(64 * 1024, cap);
+            buffer.resize(grown, 0);
+        }
+        match decoder.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FileError::Gzip(e.to_string())),
+        }
+    }
+    if filled as u64 > limit {
         return Err(FileError::TooLarge(limit));
     }
-    if out.is_empty() {
+    if filled == 0 {
         return Err(FileError::Empty);
     }
-    Ok(Cow::Owned(out))
+    Ok(Inflated::Gzip(filled))
 }
 
 /// The deepest nesting accepted (serde_json's own recursion limit; CloudTrail records nest about
@@ -665,12 +704,16 @@ pub fn decode_files_where<'a>(
     let mut event_times = Vec::new();
     let mut outcomes = Vec::new();
     let mut skipped_by_file = Vec::new();
+    let mut inflated = Vec::new();
     for (position, bytes) in files.iter().enumerate() {
         let start = builder.as_ref().map_or(0, EventBatchBuilder::len);
         let mut skipped = Vec::new();
         let outcome = (|| {
-            let json = inflate(bytes, max_inflated)?;
-            let records = split_records(&json)?;
+            let json = match inflate_into(bytes, max_inflated, &mut inflated)? {
+                Inflated::Plain => *bytes,
+                Inflated::Gzip(len) => &inflated[..len],
+            };
+            let records = split_records(json)?;
             let builder = builder.get_or_insert_with(|| {
                 EventBatchBuilder::with_capacity(table, records.len() * (files.len() - position))
             });
