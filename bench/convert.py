@@ -36,7 +36,7 @@ con.execute('''COPY (
            year(t) AS year, month(t) AS month, day(t) AS day, t AS "eventTime", * EXCLUDE (t)
     FROM (SELECT (r->>'eventTime')::TIMESTAMPTZ AS t, {columns}
           FROM (SELECT unnest(Records) AS r
-                FROM read_json('{src}/**/*.json.gz', columns = {{'Records': 'JSON[]'}}, format = 'auto')))
+                FROM read_json({globs}, columns = {{'Records': 'JSON[]'}}, format = 'auto')))
     WHERE t::DATE = DATE '{day}'
 ) TO '{dest}' (FORMAT parquet, PARTITION_BY (account, region, year, month, day), COMPRESSION zstd)''')
 """
@@ -79,13 +79,20 @@ def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), 
     subprocess.run([BIN, "gen", src, "--accounts", ACCOUNT, "--regions", REGION, "--start", DAY, "--days", str(days),
                     "--files-per-day", str(files_per_day), "--events-per-file", str(events_per_file)],
                    check=True, capture_output=True)
-    files = sorted(src.rglob("*.json.gz"))
+    # Every tool reads the same files: the date folders a conversion of the longest range reads
+    # (its days and, for their late events, the next folder; ctparquet's default lateness).
+    last = max(convert)
+    folders = sorted({f.parent for f in src.rglob("*.json.gz")
+                      if date(*map(int, f.parent.parts[-3:])) <= date.fromisoformat(DAY) + timedelta(days=last)})
+    files = sorted(f for folder in folders for f in folder.glob("*.json.gz"))
     gz = sum(f.stat().st_size for f in files)
 
     # Each tool runs in its own child process, so the peak RSS of each is its own. The tools take
     # turns, `runs` rounds of them, so a change in the shared machine's speed hits them alike; the
     # fastest round of each is reported (and the slowest beside it), peak RSS the highest.
-    zcat = ["bash", "-c", f"find {src} -name '*.json.gz' -print0 | xargs -0 cat | zcat > /dev/null"]
+    listing = work / name / "files.txt"
+    listing.write_text("".join(f"{f}\n" for f in files))
+    zcat = ["bash", "-c", f"xargs -a {listing} -d '\\n' cat | zcat > /dev/null"]
     tools = [("zcat (the floor)", lambda: (run_measured(zcat)[0], None, None, None))]
     for n in convert:
         label = f"ctparquet, {n} day(s)" if len(convert) > 1 else "ctparquet"
@@ -97,7 +104,8 @@ def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), 
         columns = ", ".join(cast.get(c["type"], "r->'{n}'").format(n=c["name"]) + f' AS "{c["name"]}"'
                             for c in glue["columns"] if c["name"] not in ("eventTime", "unmapped"))
         out = work / name / "duckdb"
-        job = DUCKDB_JOB.format(account=ACCOUNT, region=REGION, columns=columns, src=src, dest=out, day=DAY)
+        globs = "[" + ", ".join(f"'{folder}/*.json.gz'" for folder in folders) + "]"
+        job = DUCKDB_JOB.format(account=ACCOUNT, region=REGION, columns=columns, globs=globs, dest=out, day=DAY)
 
         def duckdb_run():
             shutil.rmtree(out, ignore_errors=True)
@@ -122,7 +130,7 @@ def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), 
     if peers:
         rows[-1] = rows[-1][:5] + (rows[1][5],)
 
-    print(f"\n[{name}] {len(files)} delivery files ({gz / 1e6:.0f} MB gzip) from {DAY}, {days} date folder(s)")
+    print(f"\n[{name}] {len(files)} delivery files ({gz / 1e6:.0f} MB gzip) in {len(folders)} date folder(s) from {DAY}")
     print(f"{'tool':<22} {'wall s':>8} {'slowest':>8} {'events':>9} {'events/s':>10} {'peak RSS MB':>12} "
           f"{'output MB':>10} {'DuckDB/tool':>12} {'tool/zcat':>10}")
     duck = rows[-1][1] if peers else None
