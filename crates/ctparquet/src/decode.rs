@@ -12,7 +12,6 @@
 //! member, anything else replaces.
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -25,6 +24,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
+use crate::gunzip::{Gunzip, GunzipError};
 use crate::json::{JsonType, Members, Record, minify, raw_str};
 use crate::schema::{FieldSpec, Kind, Table};
 use crate::time::{ParsedTime, parse_event_time};
@@ -52,7 +52,7 @@ pub enum FileError {
 /// through. `limit` bounds the inflated size so a hostile file cannot exhaust memory.
 pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
     let mut buffer = Vec::new();
-    let len = match inflate_into(bytes, limit, &mut buffer)? {
+    let len = match inflate_into(bytes, limit, &mut Gunzip::new(), &mut buffer)? {
         Inflated::Plain => return Ok(Cow::Borrowed(bytes)),
         Inflated::Gzip(len) => len,
     };
@@ -68,10 +68,14 @@ enum Inflated {
     Gzip(usize),
 }
 
-/// [`inflate`] into a buffer that is reused from file to file: its bytes are initialised once,
-/// when it grows, not zeroed again for every file (`read_to_end` would), and its pages stay
-/// mapped.
-fn inflate_into(bytes: &[u8], limit: u64, buffer: &mut Vec<u8>) -> Result<Inflated, FileError> {
+/// [`inflate`] with a decompressor and a buffer that are reused from file to file: the buffer's
+/// bytes are initialised once, when it grows, not for every file, and its pages stay mapped.
+fn inflate_into(
+    bytes: &[u8],
+    limit: u64,
+    gunzip: &mut Gunzip,
+    buffer: &mut Vec<u8>,
+) -> Result<Inflated, FileError> {
     if bytes.is_empty() {
         return Err(FileError::Empty);
     }
@@ -87,45 +91,30 @@ fn inflate_into(bytes: &[u8], limit: u64, buffer: &mut Vec<u8>) -> Result<Inflat
         return Ok(Inflated::Plain);
     }
     // The gzip trailer gives the inflated size (of the last member, mod 2^32): exact for a
-    // CloudTrail file, so the buffer is sized once instead of grown and copied. Deflate
-    // cannot expand more than 1032:1, which bounds what a lying trailer can reserve. One byte
-    // more than the text lets the end be seen without another grow.
+    // CloudTrail file, so the text is inflated in one call into a buffer sized once. Deflate
+    // cannot expand more than 1032:1, which bounds what a lying trailer can reserve.
     let trailer = bytes.len().checked_sub(4).map_or(0, |at| {
         u32::from_le_bytes(bytes[at..].try_into().expect("four bytes")) as usize
     });
-    let cap = limit.saturating_add(1).min(usize::MAX as u64) as usize;
+    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
     let wanted = trailer
-        .saturating_add(1)
-        .max(bytes.len() * 4)
         .min(bytes.len().saturating_mul(1032))
-        .min(cap);
+        .min(limit_bytes.saturating_add(1));
     if buffer.len() < wanted {
         buffer.resize(wanted, 0);
     }
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let mut filled = 0;
-    loop {
-        if filled == buffer.len() {
-            if filled >= cap {
-                return Err(FileError::TooLarge(limit));
-            }
-            let grown = buffer.len().saturating_mul(2).clamp(64 * 1024, cap);
-            buffer.resize(grown, 0);
-        }
-        match decoder.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(FileError::Gzip(e.to_string())),
-        }
-    }
-    if filled as u64 > limit {
-        return Err(FileError::TooLarge(limit));
-    }
-    if filled == 0 {
+    let len = gunzip
+        .inflate(bytes, limit_bytes, buffer)
+        .map_err(|e| match e {
+            GunzipError::TooLarge => FileError::TooLarge(limit),
+            GunzipError::Corrupt => FileError::Gzip(
+                "bad header, corrupt deflate data, checksum or size mismatch, or truncated".into(),
+            ),
+        })?;
+    if len == 0 {
         return Err(FileError::Empty);
     }
-    Ok(Inflated::Gzip(filled))
+    Ok(Inflated::Gzip(len))
 }
 
 /// The deepest nesting accepted (serde_json's own recursion limit; CloudTrail records nest about
@@ -704,12 +693,13 @@ pub fn decode_files_where<'a>(
     let mut event_times = Vec::new();
     let mut outcomes = Vec::new();
     let mut skipped_by_file = Vec::new();
+    let mut gunzip = Gunzip::new();
     let mut inflated = Vec::new();
     for (position, bytes) in files.iter().enumerate() {
         let start = builder.as_ref().map_or(0, EventBatchBuilder::len);
         let mut skipped = Vec::new();
         let outcome = (|| {
-            let json = match inflate_into(bytes, max_inflated, &mut inflated)? {
+            let json = match inflate_into(bytes, max_inflated, &mut gunzip, &mut inflated)? {
                 Inflated::Plain => *bytes,
                 Inflated::Gzip(len) => &inflated[..len],
             };

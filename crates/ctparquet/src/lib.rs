@@ -2,7 +2,8 @@
 //!
 //! The pieces, each in its own module:
 //! - [`schema`]: the tables (events of CloudTrail eventVersion 1.11, insights, aggregated);
-//! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped);
+//! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped); [`gunzip`]:
+//!   the files inflated;
 //! - [`rebuild`]: a row back into its source record, the proof of exactness;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
@@ -18,6 +19,7 @@ pub mod alloc;
 pub mod convert;
 pub mod day;
 pub mod decode;
+pub mod gunzip;
 pub mod json;
 pub mod layout;
 pub mod rebuild;
