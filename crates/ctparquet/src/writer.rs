@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::errors::Result;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
@@ -81,8 +83,16 @@ impl<W: Write + Send> ParallelWriter<W> {
             leaves.extend(compute_leaves(field, column)?);
         }
         let columns = self.columns.as_mut().expect("created above");
+        // The costliest columns (long strings, JSON documents: the most bytes encoded so far in
+        // the row group) first: the batch is done when its last column is, and a long one taken
+        // last would leave the other threads idle.
         let work: Vec<_> = columns.iter_mut().zip(leaves).collect();
-        for result in in_parallel(work, self.threads, |(writer, leaf)| writer.write(&leaf)) {
+        let cost = |(writer, _): &(&mut ArrowColumnWriter, ArrowLeafColumn)| {
+            writer.get_estimated_total_bytes()
+        };
+        for result in in_parallel_costliest_first(work, self.threads, cost, |(writer, leaf)| {
+            writer.write(&leaf)
+        }) {
             result?;
         }
         Ok(())
@@ -93,7 +103,13 @@ impl<W: Write + Send> ParallelWriter<W> {
         let Some(columns) = self.columns.take() else {
             return Ok(());
         };
-        let chunks = in_parallel(columns, self.threads, ArrowColumnWriter::close);
+        // Closing compresses each column's last pages and its dictionary: the largest first.
+        let chunks = in_parallel_costliest_first(
+            columns,
+            self.threads,
+            ArrowColumnWriter::get_estimated_total_bytes,
+            ArrowColumnWriter::close,
+        );
         let mut row_group = self.file.next_row_group()?;
         for chunk in chunks {
             chunk?.append_to_row_group(&mut row_group)?;
@@ -123,6 +139,30 @@ impl<W: Write + Send> ParallelWriter<W> {
         self.flush()?;
         self.file.close()
     }
+}
+
+/// [`in_parallel`], taking the items in decreasing order of `cost` (so the longest ones do not
+/// come last, with the other threads idle); results in the order of `items`.
+fn in_parallel_costliest_first<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    cost: impl Fn(&T) -> usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let mut order: Vec<(usize, T)> = items.into_iter().enumerate().collect();
+    order.sort_by_cached_key(|(_, item)| std::cmp::Reverse(cost(item)));
+    let positions: Vec<usize> = order.iter().map(|(i, _)| *i).collect();
+    let results = in_parallel(order, threads, |(_, item)| f(item));
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None)
+        .take(results.len())
+        .collect();
+    for (position, result) in positions.into_iter().zip(results) {
+        slots[position] = Some(result);
+    }
+    slots
+        .into_iter()
+        .map(|r| r.expect("every item done"))
+        .collect()
 }
 
 /// `f` over `items` on up to `threads` threads, each taking the next item when it is free (the
@@ -167,6 +207,17 @@ fn in_parallel<T: Send, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costliest_first_keeps_the_order_of_results() {
+        let out = in_parallel_costliest_first(
+            (0..50).collect(),
+            3,
+            |i: &u64| (*i % 7) as usize,
+            |i| i + 1,
+        );
+        assert_eq!(out, (1..51).collect::<Vec<_>>());
+    }
 
     #[test]
     fn results_keep_the_order_of_items() {
