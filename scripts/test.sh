@@ -13,6 +13,8 @@ if [ ! -x .venv-duckdb-s3/bin/python ]; then
 fi
 .venv-duckdb-s3/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-duckdb-s3.txt
 if [ ! -x .venv-checkov/bin/python ]; then
+  # A dangling link or a half-made venv would stop `venv` with "File exists".
+  rm -rf .venv-checkov
   python3 -m venv .venv-checkov
 fi
 .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-checkov.txt
