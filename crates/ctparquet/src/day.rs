@@ -10,6 +10,8 @@
 //! eventTime). After sorting they are neighbours; the one with the lowest sequence number is kept.
 //! Rows without an eventID are never taken for duplicates.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter};
 use std::path::Path as FsPath;
 use std::sync::{Arc, LazyLock};
@@ -20,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMi
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
-use arrow::row::{RowConverter, Rows, SortField};
+use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 
 use crate::schema::{AGGREGATED, EVENTS, INSIGHTS, Table};
 
@@ -236,9 +238,15 @@ impl DayBuffer {
             let sorted = sort_in_memory(&keys, std::mem::take(&mut self.batches))?;
             cursors.extend(Cursor::in_memory(sorted));
         }
+        let heads = cursors
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Reverse((c.head_key(), i)))
+            .collect();
         Ok(SortedDay {
             keys,
-            cursors,
+            cursors: cursors.into_iter().map(Some).collect(),
+            heads,
             chunk_rows: chunk_rows.max(1),
             last: None,
             duplicates: 0,
@@ -408,6 +416,12 @@ impl Cursor {
         })
     }
 
+    /// The sort key of the row the cursor is on.
+    fn head_key(&self) -> OwnedRow {
+        let (keyed, row) = self.head();
+        keyed.rows.row(row).owned()
+    }
+
     /// The batch and row the cursor is on.
     fn head(&self) -> (&Keyed, usize) {
         match self {
@@ -497,7 +511,11 @@ fn next_non_empty(
 /// The merged rows of a day, as an iterator of batches.
 pub struct SortedDay {
     keys: SortKeys,
-    cursors: Vec<Cursor>,
+    /// The inputs; `None` once one is exhausted (its last batch and run file are freed then).
+    cursors: Vec<Option<Cursor>>,
+    /// The key of each input's current row: the least is the next row out. A heap, as a day of
+    /// many spilled runs (a 10 GB day has dozens) would pay a comparison per run for every row.
+    heads: BinaryHeap<Reverse<(OwnedRow, usize)>>,
     chunk_rows: usize,
     /// (eventTime, eventID) of the last row kept, to drop its duplicates.
     last: Option<(Option<i64>, String)>,
@@ -515,14 +533,13 @@ impl SortedDay {
         let mut sources: Vec<RecordBatch> = Vec::new();
         let mut picks: Vec<(usize, usize)> = Vec::with_capacity(self.chunk_rows);
         while picks.len() < self.chunk_rows {
-            // The cursor whose current row sorts first (a handful of runs: a scan beats a heap).
-            let Some(best) = (0..self.cursors.len()).min_by(|&a, &b| {
-                let ((ka, ra), (kb, rb)) = (self.cursors[a].head(), self.cursors[b].head());
-                ka.rows.row(ra).cmp(&kb.rows.row(rb))
-            }) else {
+            // The input whose current row sorts first.
+            let Some(Reverse((_, best))) = self.heads.pop() else {
                 break;
             };
-            let cursor = &mut self.cursors[best];
+            let cursor = self.cursors[best]
+                .as_mut()
+                .expect("a head is of a live input");
             let (keyed, row) = cursor.head();
             let time_col = keyed.times.as_primitive::<TimestampMillisecondType>();
             let id_col = keyed.ids.as_string::<i32>();
@@ -551,11 +568,13 @@ impl SortedDay {
             } else {
                 picks.push((cursor.source_of_head(&mut sources), row));
             }
-            if !cursor.advance(&self.keys)? {
-                self.cursors.swap_remove(best);
+            if cursor.advance(&self.keys)? {
+                self.heads.push(Reverse((cursor.head_key(), best)));
+            } else {
+                self.cursors[best] = None;
             }
         }
-        for cursor in &mut self.cursors {
+        for cursor in self.cursors.iter_mut().flatten() {
             cursor.clear_sources();
         }
         if picks.is_empty() {
