@@ -108,6 +108,7 @@ def test_duckdb_reads_the_s3_output(server, tree):
 import duckdb, duckdb_ext, os, json
 ext = os.path.join(os.path.dirname(duckdb_ext.__path__[0]), "duckdb_ext", "extensions")
 con = duckdb.connect(config={{"extension_directory": ext, "autoinstall_known_extensions": False}})
+con.execute("SET enable_progress_bar = false")
 con.execute("LOAD httpfs")
 con.execute("CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)")
 scan = "read_parquet('s3://lake/duck/**/*.parquet', hive_partitioning=true, hive_types={{'year': BIGINT, 'month': BIGINT, 'day': BIGINT}})"

@@ -177,7 +177,8 @@ def duckdb_s3(endpoint, queries):
     """Run SQL `queries` ({name: sql}) with DuckDB's httpfs against the server; `{scan}` in a
     query is the Hive-partitioned scan of its s3:// glob given as `{scan:s3://...}`. DuckDB's
     httpfs is only installable offline for DuckDB 1.4.4 (PyPI duckdb-ext-httpfs), so this runs in
-    its own venv (scripts/test.sh makes it)."""
+    its own venv (scripts/test.sh makes it). The progress bar is off: a query slower than two
+    seconds would print it to the standard output the answer is read from."""
     import json as _json
     import subprocess as _subprocess
 
@@ -187,6 +188,7 @@ def duckdb_s3(endpoint, queries):
 import duckdb, duckdb_ext, os, json, sys
 ext = os.path.join(os.path.dirname(duckdb_ext.__path__[0]), "duckdb_ext", "extensions")
 con = duckdb.connect(config={{"extension_directory": ext, "autoinstall_known_extensions": False}})
+con.execute("SET enable_progress_bar = false")
 con.execute("LOAD httpfs")
 con.execute("CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)")
 out = {{}}
