@@ -238,15 +238,17 @@ impl DayBuffer {
             let sorted = sort_in_memory(&keys, std::mem::take(&mut self.batches))?;
             cursors.extend(Cursor::in_memory(sorted));
         }
-        let heads = cursors
+        let mut heads: BinaryHeap<_> = cursors
             .iter()
             .enumerate()
             .map(|(i, c)| Reverse((c.head_key(), i)))
             .collect();
+        let sole = (heads.len() == 1).then(|| heads.pop().expect("one head").0.1);
         Ok(SortedDay {
             keys,
             cursors: cursors.into_iter().map(Some).collect(),
             heads,
+            sole,
             chunk_rows: chunk_rows.max(1),
             last: None,
             duplicates: 0,
@@ -516,6 +518,9 @@ pub struct SortedDay {
     /// The key of each input's current row: the least is the next row out. A heap, as a day of
     /// many spilled runs (a 10 GB day has dozens) would pay a comparison per run for every row.
     heads: BinaryHeap<Reverse<(OwnedRow, usize)>>,
+    /// The one input left, when only one is (most days never spill): its rows come out in its
+    /// own order, with no key to copy into the heap for each.
+    sole: Option<usize>,
     chunk_rows: usize,
     /// (eventTime, eventID) of the last row kept, to drop its duplicates.
     last: Option<(Option<i64>, String)>,
@@ -534,7 +539,7 @@ impl SortedDay {
         let mut picks: Vec<(usize, usize)> = Vec::with_capacity(self.chunk_rows);
         while picks.len() < self.chunk_rows {
             // The input whose current row sorts first.
-            let Some(Reverse((_, best))) = self.heads.pop() else {
+            let Some(best) = self.sole.or_else(|| self.heads.pop().map(|h| h.0.1)) else {
                 break;
             };
             let cursor = self.cursors[best]
@@ -568,10 +573,13 @@ impl SortedDay {
             } else {
                 picks.push((cursor.source_of_head(&mut sources), row));
             }
-            if cursor.advance(&self.keys)? {
-                self.heads.push(Reverse((cursor.head_key(), best)));
-            } else {
+            if !cursor.advance(&self.keys)? {
                 self.cursors[best] = None;
+                self.sole = None;
+            } else if self.heads.is_empty() {
+                self.sole = Some(best);
+            } else {
+                self.heads.push(Reverse((cursor.head_key(), best)));
             }
         }
         for cursor in self.cursors.iter_mut().flatten() {

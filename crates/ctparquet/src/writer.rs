@@ -141,50 +141,28 @@ impl<W: Write + Send> ParallelWriter<W> {
     }
 }
 
-/// [`in_parallel`], taking the items in decreasing order of `cost` (so the longest ones do not
-/// come last, with the other threads idle); results in the order of `items`.
+/// `f` over `items` on up to `threads` threads, each taking the next item when it is free, the
+/// costliest first (the columns differ widely in cost, and a long one taken last would leave the
+/// other threads idle); results in the order of `items`.
 fn in_parallel_costliest_first<T: Send, R: Send>(
     items: Vec<T>,
     threads: usize,
     cost: impl Fn(&T) -> usize,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let mut order: Vec<(usize, T)> = items.into_iter().enumerate().collect();
-    order.sort_by_cached_key(|(_, item)| std::cmp::Reverse(cost(item)));
-    let positions: Vec<usize> = order.iter().map(|(i, _)| *i).collect();
-    let results = in_parallel(order, threads, |(_, item)| f(item));
-    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None)
-        .take(results.len())
-        .collect();
-    for (position, result) in positions.into_iter().zip(results) {
-        slots[position] = Some(result);
-    }
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item done"))
-        .collect()
-}
-
-/// `f` over `items` on up to `threads` threads, each taking the next item when it is free (the
-/// columns differ widely in cost); results in the order of `items`.
-fn in_parallel<T: Send, R: Send>(
-    items: Vec<T>,
-    threads: usize,
-    f: impl Fn(T) -> R + Sync,
-) -> Vec<R> {
     if threads <= 1 || items.len() <= 1 {
         return items.into_iter().map(f).collect();
     }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_cached_key(|&i| std::cmp::Reverse(cost(&items[i])));
     let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
     let results: Vec<Mutex<Option<R>>> = slots.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads.min(slots.len()) {
             scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(slot) = slots.get(i) else { break };
-                    let item = slot
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let item = slots[i]
                         .lock()
                         .expect("not poisoned")
                         .take()
@@ -221,9 +199,12 @@ mod tests {
 
     #[test]
     fn results_keep_the_order_of_items() {
-        let out = in_parallel((0..100).collect(), 4, |i: u64| i * 2);
+        let out = in_parallel_costliest_first((0..100).collect(), 4, |_| 0, |i: u64| i * 2);
         assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>());
-        assert_eq!(in_parallel(vec![3], 4, |i: u64| i + 1), [4]);
-        assert!(in_parallel(Vec::<u64>::new(), 4, |i| i).is_empty());
+        assert_eq!(
+            in_parallel_costliest_first(vec![3], 4, |_| 0, |i: u64| i + 1),
+            [4]
+        );
+        assert!(in_parallel_costliest_first(Vec::<u64>::new(), 4, |_| 0, |i| i).is_empty());
     }
 }
