@@ -316,6 +316,102 @@ fn event(rng: &mut StdRng, account: &str, region: &str, when: DateTime<Utc>) -> 
 }
 
 /// The records of a delivery slot's file, serialised (compact, as in the file).
+/// The order CloudTrail writes a record's members in (its documentation's, and the shared real
+/// logs'), by the key of the object that holds them. serde_json's map sorts keys, and a reader
+/// that relies on the usual order (the converter looks for the next column after the last one
+/// found) would be measured on data no trail writes.
+const MEMBER_ORDER: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "eventVersion",
+            "userIdentity",
+            "eventTime",
+            "eventSource",
+            "eventName",
+            "awsRegion",
+            "sourceIPAddress",
+            "userAgent",
+            "errorCode",
+            "errorMessage",
+            "requestParameters",
+            "responseElements",
+            "additionalEventData",
+            "requestID",
+            "eventID",
+            "readOnly",
+            "resources",
+            "eventType",
+            "apiVersion",
+            "managementEvent",
+            "recipientAccountId",
+            "serviceEventDetails",
+            "sharedEventID",
+            "vpcEndpointId",
+            "vpcEndpointAccountId",
+            "eventCategory",
+            "addendum",
+            "sessionCredentialFromConsole",
+            "edgeDeviceDetails",
+            "tlsDetails",
+        ],
+    ),
+    (
+        "userIdentity",
+        &[
+            "type",
+            "principalId",
+            "arn",
+            "accountId",
+            "accessKeyId",
+            "userName",
+            "invokedBy",
+            "sessionContext",
+        ],
+    ),
+    (
+        "sessionContext",
+        &["sessionIssuer", "webIdFederationData", "attributes"],
+    ),
+    (
+        "sessionIssuer",
+        &["type", "principalId", "arn", "accountId", "userName"],
+    ),
+    ("attributes", &["creationDate", "mfaAuthenticated"]),
+    (
+        "tlsDetails",
+        &["tlsVersion", "cipherSuite", "clientProvidedHostHeader"],
+    ),
+];
+
+/// A record's JSON text with its members in [`MEMBER_ORDER`] (others after them, sorted).
+fn record_text(record: &Value) -> String {
+    let mut out = String::with_capacity(1536);
+    write_ordered(record, "", &mut out);
+    out
+}
+
+fn write_ordered(value: &Value, key: &str, out: &mut String) {
+    let (Value::Object(map), Some((_, order))) =
+        (value, MEMBER_ORDER.iter().find(|(k, _)| *k == key))
+    else {
+        out.push_str(&value.to_string());
+        return;
+    };
+    let known = order.iter().filter_map(|k| map.get_key_value(*k));
+    let rest = map.iter().filter(|(k, _)| !order.contains(&k.as_str()));
+    out.push('{');
+    for (i, (k, v)) in known.chain(rest).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::from(k.as_str()).to_string());
+        out.push(':');
+        write_ordered(v, k, out);
+    }
+    out.push('}');
+}
+
 type SlotRecords = Vec<Box<str>>;
 
 /// Write a delivery tree under `root` (which gets `AWSLogs/`).
@@ -358,7 +454,7 @@ pub fn generate(root: &Path, opts: &GenOptions) -> std::io::Result<GenStats> {
                     if deliver_at - deliver > Duration::minutes(15) {
                         record["addendum"] = json!({"reason": "DELIVERY_DELAY"});
                     }
-                    let text: Box<str> = record.to_string().into();
+                    let text: Box<str> = record_text(&record).into();
                     if rng.random_bool(opts.duplicate_fraction.clamp(0.0, 1.0)) {
                         files
                             .entry(slot_of(deliver_at + interval))
@@ -494,6 +590,23 @@ mod tests {
         assert!(sa.events_by_day.keys().any(|(_, _, d)| *d < opts.start));
         std::fs::remove_dir_all(a).unwrap();
         std::fs::remove_dir_all(b).unwrap();
+    }
+
+    #[test]
+    fn records_are_written_in_cloudtrails_member_order() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let when = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+        for _ in 0..50 {
+            let record = event(&mut rng, "111122223333", "us-east-1", when);
+            let text = record_text(&record);
+            // The same record, only reordered.
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), record);
+            let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+            assert!(at("eventVersion") < at("userIdentity"));
+            assert!(at("userIdentity") < at("eventTime"));
+            assert!(at("eventTime") < at("eventSource"));
+            assert!(at("eventID") < at("eventType"));
+        }
     }
 
     fn tempfile_dir(name: &str) -> PathBuf {

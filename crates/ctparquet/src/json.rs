@@ -32,8 +32,11 @@ impl<'de> Deserialize<'de> for BorrowedStr<'de> {
     }
 }
 
-/// The members of a JSON object in source order, values left unparsed.
-pub struct Members<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+/// The members of a JSON object in source order, values left unparsed: each is the text of one
+/// JSON value that has been checked to be valid (by serde_json when its file was parsed), so the
+/// nested objects and arrays CloudTrail records carry can be split again by [`object_members`]
+/// and [`array_items`] without a second validating parse.
+pub struct Members<'a>(pub Vec<(Cow<'a, str>, &'a str)>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -56,7 +59,7 @@ impl<'de> Members<'de> {
         let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
         while let Some(key) = map.next_key::<BorrowedStr<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            out.push((key.0, value));
+            out.push((key.0, value.get()));
         }
         Ok(Members(out))
     }
@@ -119,8 +122,9 @@ pub enum JsonType {
 }
 
 impl JsonType {
-    pub fn of(raw: &RawValue) -> JsonType {
-        match raw.get().as_bytes().first() {
+    /// The type of a JSON value's text.
+    pub fn of(raw: &str) -> JsonType {
+        match raw.as_bytes().first() {
             Some(b'n') => JsonType::Null,
             Some(b't') | Some(b'f') => JsonType::Bool,
             Some(b'"') => JsonType::String,
@@ -131,11 +135,10 @@ impl JsonType {
     }
 }
 
-/// Parse a raw value known to be a string.
-pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
-    // A raw value was validated when it was split off, so a string without escapes is its
-    // text between the quotes: no parser needed for most values.
+/// Parse a valid JSON value's text known to be a string.
+pub fn raw_str(text: &str) -> Option<Cow<'_, str>> {
+    // The text was validated when it was split off, so a string without escapes is its text
+    // between the quotes: no parser needed for most values.
     if let Some(inner) = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
@@ -158,6 +161,109 @@ fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
         }
         // An escape: the next byte is taken as is, whatever it is.
         i = found + 2;
+    }
+}
+
+/// The members of a valid JSON object's text, or `None` when it is not an object. The text must
+/// have been validated (it is a value split off a parsed file): this only finds where keys and
+/// values start and end, so a struct nested in a record is not parsed twice.
+pub fn object_members(valid: &str) -> Option<Members<'_>> {
+    let bytes = valid.as_bytes();
+    let mut i = skip_whitespace(bytes, 0);
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(16);
+    i = skip_whitespace(bytes, i + 1);
+    if bytes.get(i) == Some(&b'}') {
+        return Some(Members(out));
+    }
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let end = string_end(bytes, i)?;
+        let key = raw_str(&valid[i..end])?;
+        i = skip_whitespace(bytes, end);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_whitespace(bytes, i + 1);
+        let value_end = value_end(bytes, i)?;
+        out.push((key, &valid[i..value_end]));
+        i = skip_whitespace(bytes, value_end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_whitespace(bytes, i + 1),
+            Some(b'}') => return Some(Members(out)),
+            _ => return None,
+        }
+    }
+}
+
+/// The elements of a valid JSON array's text (see [`object_members`]), or `None` when it is not
+/// an array.
+pub fn array_items(valid: &str) -> Option<Vec<&str>> {
+    let bytes = valid.as_bytes();
+    let mut i = skip_whitespace(bytes, 0);
+    if bytes.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut out = Vec::new();
+    i = skip_whitespace(bytes, i + 1);
+    if bytes.get(i) == Some(&b']') {
+        return Some(out);
+    }
+    loop {
+        let end = value_end(bytes, i)?;
+        out.push(&valid[i..end]);
+        i = skip_whitespace(bytes, end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_whitespace(bytes, i + 1),
+            Some(b']') => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the valid JSON value that starts at `start`.
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match *bytes.get(start)? {
+        b'"' => string_end(bytes, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            loop {
+                match *bytes.get(i)? {
+                    b'"' => {
+                        i = string_end(bytes, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        // A number, true, false or null: up to the next delimiter.
+        _ => Some(
+            bytes[start..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                .map_or(bytes.len(), |n| start + n),
+        ),
     }
 }
 
@@ -191,31 +297,197 @@ pub fn minify(text: &str) -> Cow<'_, str> {
 }
 
 /// The deepest nesting of arrays and objects in a JSON text (strings skipped).
+///
+/// Every byte of every delivery file passes through here before it is parsed, so the text is
+/// taken 64 bytes at a time: bit masks of its quotes and brackets (vector compares), the bytes
+/// inside strings from a prefix XOR of the quotes, and only the brackets outside strings looked
+/// at one by one. A block with a backslash (an escape) is walked
+/// byte by byte; CloudTrail's JSON has few.
 pub fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                // An unterminated string ends the text (the parser reports it).
-                i = string_end(bytes, i).unwrap_or(bytes.len());
-                continue;
+    let mut scan = DepthScan::default();
+    let mut blocks = bytes.chunks_exact(64);
+    for block in &mut blocks {
+        let block: &[u8; 64] = block.try_into().expect("chunks of 64");
+        scan.block(block);
+    }
+    for &byte in blocks.remainder() {
+        scan.byte(byte);
+    }
+    scan.max
+}
+
+/// The state of [`nesting_depth`] between bytes.
+#[derive(Default)]
+struct DepthScan {
+    depth: usize,
+    max: usize,
+    in_string: bool,
+    /// The previous byte was a backslash inside a string: this one is taken as is.
+    escaped: bool,
+}
+
+impl DepthScan {
+    fn byte(&mut self, byte: u8) {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if byte == b'\\' {
+                self.escaped = true;
+            } else if byte == b'"' {
+                self.in_string = false;
             }
+            return;
+        }
+        match byte {
+            b'"' => self.in_string = true,
             b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
+                self.depth += 1;
+                self.max = self.max.max(self.depth);
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'}' | b']' => self.depth = self.depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
-    max
+
+    fn block(&mut self, block: &[u8; 64]) {
+        let Masks {
+            quotes,
+            backslashes,
+            opens,
+            closes,
+        } = Masks::of(block);
+        if backslashes != 0 || self.escaped {
+            block.iter().for_each(|&b| self.byte(b));
+            return;
+        }
+        // Bit i set: byte i is inside a string (an opening quote counts as inside, a closing
+        // one as outside; neither is a bracket).
+        let mut inside = prefix_xor(quotes);
+        if self.in_string {
+            inside = !inside;
+        }
+        self.in_string = inside >> 63 == 1;
+        let mut brackets = (opens | closes) & !inside;
+        while brackets != 0 {
+            let bit = brackets & brackets.wrapping_neg();
+            if opens & bit != 0 {
+                self.depth += 1;
+                self.max = self.max.max(self.depth);
+            } else {
+                self.depth = self.depth.saturating_sub(1);
+            }
+            brackets ^= bit;
+        }
+    }
+}
+
+/// Bit i of each mask: byte i of a 64-byte block is a quote, a backslash, `[` or `{`, `]` or `}`.
+struct Masks {
+    quotes: u64,
+    backslashes: u64,
+    opens: u64,
+    closes: u64,
+}
+
+impl Masks {
+    /// SSE2 (part of every x86_64 CPU): 16 bytes per compare.
+    #[cfg(target_arch = "x86_64")]
+    fn of(block: &[u8; 64]) -> Masks {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut m = Masks::empty();
+        for (part, bytes) in block.chunks_exact(16).enumerate() {
+            // SAFETY: SSE2 is always there on x86_64; the load reads the 16 bytes of `bytes`
+            // (`loadu`: no alignment needed).
+            let [quotes, backslashes, opens, closes] = unsafe {
+                let v = _mm_loadu_si128(bytes.as_ptr().cast());
+                // `[` and `{` differ only in bit 5, as do `]` and `}`.
+                let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                [
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+                ]
+                .map(|x| u64::from(_mm_movemask_epi8(x) as u16) << (16 * part))
+            };
+            m.quotes |= quotes;
+            m.backslashes |= backslashes;
+            m.opens |= opens;
+            m.closes |= closes;
+        }
+        m
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn of(block: &[u8; 64]) -> Masks {
+        let mut m = Masks::empty();
+        for (i, &b) in block.iter().enumerate() {
+            m.quotes |= u64::from(b == b'"') << i;
+            m.backslashes |= u64::from(b == b'\\') << i;
+            m.opens |= u64::from(b | 0x20 == b'{') << i;
+            m.closes |= u64::from(b | 0x20 == b'}') << i;
+        }
+        m
+    }
+
+    fn empty() -> Masks {
+        Masks {
+            quotes: 0,
+            backslashes: 0,
+            opens: 0,
+            closes: 0,
+        }
+    }
+}
+
+/// Bit i of the result is the XOR of bits 0..=i of `x`.
+fn prefix_xor(mut x: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        x ^= x << shift;
+    }
+    x
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time walk the block scan must agree with.
+    fn nesting_depth_bytewise(bytes: &[u8]) -> usize {
+        let mut scan = DepthScan::default();
+        bytes.iter().for_each(|&b| scan.byte(b));
+        scan.max
+    }
+
+    #[test]
+    fn nesting_depth_blocks_agree_with_the_bytewise_walk() {
+        // Texts of every length around the block size, from an alphabet of the bytes that
+        // matter (quotes, escapes and brackets at every offset, strings across block ends).
+        let alphabet = b"{}[]\"\\\\ax,:";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..400 {
+            for _ in 0..20 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(
+                    nesting_depth(&text),
+                    nesting_depth_bytewise(&text),
+                    "{}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+        let deep = format!("{}\"[{{\\\"\"{}", "[".repeat(70), "{".repeat(70));
+        assert_eq!(nesting_depth(deep.as_bytes()), 140);
+    }
 
     #[test]
     fn nesting_depth_skips_strings() {
@@ -239,8 +511,8 @@ mod tests {
 
     #[test]
     fn raw_str_reads_plain_and_escaped_strings() {
-        fn raw(text: &str) -> &RawValue {
-            serde_json::from_str(text).unwrap()
+        fn raw(text: &str) -> &str {
+            serde_json::from_str::<&RawValue>(text).unwrap().get()
         }
         assert!(matches!(
             raw_str(raw(r#""plain""#)),
@@ -257,6 +529,36 @@ mod tests {
         let m: Members = serde_json::from_str(r#"{"b":1,"a\u0041":{"x":[1]}}"#).unwrap();
         let keys: Vec<_> = m.0.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["b", "aA"]);
-        assert_eq!(m.0[1].1.get(), r#"{"x":[1]}"#);
+        assert_eq!(m.0[1].1, r#"{"x":[1]}"#);
+    }
+
+    /// The splitter over validated text finds what serde_json's parse finds.
+    #[test]
+    fn object_members_match_the_validating_parse() {
+        let texts = [
+            r#"{}"#,
+            " { } ",
+            r#"{"a":1,"b":"x","c":null,"d":true,"e":false,"f":-1.5e3}"#,
+            "{\n  \"a\" : [1, {\"b\": \"]}\\\"\"}] ,\n \"c\":{\"d\":[]} }",
+            r#"{"k\u0041\"":"v\"","k":"last","k":{"x":"}"}}"#,
+            r#"{"n":0,"s":"caf\u00e9 \\","arr":[[],[{}],"[",1]}"#,
+        ];
+        for text in texts {
+            let parsed: Members = serde_json::from_str(text).unwrap();
+            let split = object_members(text).unwrap();
+            assert_eq!(split.0, parsed.0, "{text}");
+        }
+        assert!(object_members("[1]").is_none());
+        assert!(object_members(r#""{}""#).is_none());
+    }
+
+    #[test]
+    fn array_items_match_the_validating_parse() {
+        for text in ["[]", " [ ] ", r#"[1, "a,]" ,{"b":[2]},[ ],null]"#] {
+            let parsed: Vec<&RawValue> = serde_json::from_str(text).unwrap();
+            let parsed: Vec<&str> = parsed.iter().map(|r| r.get()).collect();
+            assert_eq!(array_items(text).unwrap(), parsed, "{text}");
+        }
+        assert!(array_items("{}").is_none());
     }
 }
