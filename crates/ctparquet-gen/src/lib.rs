@@ -315,11 +315,11 @@ fn event(rng: &mut StdRng, account: &str, region: &str, when: DateTime<Utc>) -> 
     e
 }
 
-/// The records of a delivery slot's file, serialised (compact, as in the file).
 /// The order CloudTrail writes a record's members in (its documentation's, and the shared real
 /// logs'), by the key of the object that holds them. serde_json's map sorts keys, and a reader
 /// that relies on the usual order (the converter looks for the next column after the last one
-/// found) would be measured on data no trail writes.
+/// found) would be measured on data no trail writes. Not taken from `ctparquet::schema`, which
+/// follows the same documentation: this crate is a dependency of that crate's tests.
 const MEMBER_ORDER: &[(&str, &[&str])] = &[
     (
         "",
@@ -412,6 +412,7 @@ fn write_ordered(value: &Value, key: &str, out: &mut String) {
     out.push('}');
 }
 
+/// The records of a delivery slot's file, serialised (compact, as in the file).
 type SlotRecords = Vec<Box<str>>;
 
 /// Write a delivery tree under `root` (which gets `AWSLogs/`).

@@ -413,7 +413,7 @@ impl ColumnBuilder {
                 for item in &items {
                     let fitted = match object_members(item) {
                         Some(members) => l.items.append_members(members).is_none(),
-                        _ => {
+                        None => {
                             l.items.append_null();
                             false
                         }

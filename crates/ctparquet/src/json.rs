@@ -169,57 +169,59 @@ fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
 /// values start and end, so a struct nested in a record is not parsed twice.
 pub fn object_members(valid: &str) -> Option<Members<'_>> {
     let bytes = valid.as_bytes();
-    let mut i = skip_whitespace(bytes, 0);
-    if bytes.get(i) != Some(&b'{') {
-        return None;
-    }
     let mut out = Vec::with_capacity(16);
-    i = skip_whitespace(bytes, i + 1);
-    if bytes.get(i) == Some(&b'}') {
-        return Some(Members(out));
-    }
-    loop {
-        if bytes.get(i) != Some(&b'"') {
+    each_item(bytes, b'{', b'}', |start| {
+        if bytes.get(start) != Some(&b'"') {
             return None;
         }
-        let end = string_end(bytes, i)?;
-        let key = raw_str(&valid[i..end])?;
-        i = skip_whitespace(bytes, end);
-        if bytes.get(i) != Some(&b':') {
+        let key_end = string_end(bytes, start)?;
+        let key = raw_str(&valid[start..key_end])?;
+        let colon = skip_whitespace(bytes, key_end);
+        if bytes.get(colon) != Some(&b':') {
             return None;
         }
-        i = skip_whitespace(bytes, i + 1);
-        let value_end = value_end(bytes, i)?;
-        out.push((key, &valid[i..value_end]));
-        i = skip_whitespace(bytes, value_end);
-        match bytes.get(i) {
-            Some(b',') => i = skip_whitespace(bytes, i + 1),
-            Some(b'}') => return Some(Members(out)),
-            _ => return None,
-        }
-    }
+        let value = skip_whitespace(bytes, colon + 1);
+        let end = value_end(bytes, value)?;
+        out.push((key, &valid[value..end]));
+        Some(end)
+    })?;
+    Some(Members(out))
 }
 
 /// The elements of a valid JSON array's text (see [`object_members`]), or `None` when it is not
 /// an array.
 pub fn array_items(valid: &str) -> Option<Vec<&str>> {
-    let bytes = valid.as_bytes();
+    let mut out = Vec::new();
+    each_item(valid.as_bytes(), b'[', b']', |start| {
+        let end = value_end(valid.as_bytes(), start)?;
+        out.push(&valid[start..end]);
+        Some(end)
+    })?;
+    Some(out)
+}
+
+/// Walk the comma-separated items of a valid object or array (`open` ... `close`): `item` reads
+/// the one that starts at the index it is given and returns the index just past it. `None` when
+/// the text is not such a container.
+fn each_item(
+    bytes: &[u8],
+    open: u8,
+    close: u8,
+    mut item: impl FnMut(usize) -> Option<usize>,
+) -> Option<()> {
     let mut i = skip_whitespace(bytes, 0);
-    if bytes.get(i) != Some(&b'[') {
+    if bytes.get(i) != Some(&open) {
         return None;
     }
-    let mut out = Vec::new();
     i = skip_whitespace(bytes, i + 1);
-    if bytes.get(i) == Some(&b']') {
-        return Some(out);
+    if bytes.get(i) == Some(&close) {
+        return Some(());
     }
     loop {
-        let end = value_end(bytes, i)?;
-        out.push(&valid[i..end]);
-        i = skip_whitespace(bytes, end);
+        i = skip_whitespace(bytes, item(i)?);
         match bytes.get(i) {
             Some(b',') => i = skip_whitespace(bytes, i + 1),
-            Some(b']') => return Some(out),
+            Some(&b) if b == close => return Some(()),
             _ => return None,
         }
     }
@@ -301,8 +303,8 @@ pub fn minify(text: &str) -> Cow<'_, str> {
 /// Every byte of every delivery file passes through here before it is parsed, so the text is
 /// taken 64 bytes at a time: bit masks of its quotes and brackets (vector compares), the bytes
 /// inside strings from a prefix XOR of the quotes, and only the brackets outside strings looked
-/// at one by one. A block with a backslash (an escape) is walked
-/// byte by byte; CloudTrail's JSON has few.
+/// at one by one. A block with a backslash (an escape) is walked byte by byte; CloudTrail's JSON
+/// has few.
 pub fn nesting_depth(bytes: &[u8]) -> usize {
     let mut scan = DepthScan::default();
     let mut blocks = bytes.chunks_exact(64);
@@ -382,6 +384,7 @@ impl DepthScan {
 }
 
 /// Bit i of each mask: byte i of a 64-byte block is a quote, a backslash, `[` or `{`, `]` or `}`.
+#[derive(Default)]
 struct Masks {
     quotes: u64,
     backslashes: u64,
@@ -396,7 +399,7 @@ impl Masks {
         use std::arch::x86_64::{
             _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         };
-        let mut m = Masks::empty();
+        let mut m = Masks::default();
         for (part, bytes) in block.chunks_exact(16).enumerate() {
             // SAFETY: SSE2 is always there on x86_64; the load reads the 16 bytes of `bytes`
             // (`loadu`: no alignment needed).
@@ -422,7 +425,7 @@ impl Masks {
 
     #[cfg(not(target_arch = "x86_64"))]
     fn of(block: &[u8; 64]) -> Masks {
-        let mut m = Masks::empty();
+        let mut m = Masks::default();
         for (i, &b) in block.iter().enumerate() {
             m.quotes |= u64::from(b == b'"') << i;
             m.backslashes |= u64::from(b == b'\\') << i;
@@ -430,15 +433,6 @@ impl Masks {
             m.closes |= u64::from(b | 0x20 == b'}') << i;
         }
         m
-    }
-
-    fn empty() -> Masks {
-        Masks {
-            quotes: 0,
-            backslashes: 0,
-            opens: 0,
-            closes: 0,
-        }
     }
 }
 
