@@ -703,4 +703,52 @@ mod tests {
         }
         assert_eq!(collect(day, 3), collect(in_memory, 3));
     }
+
+    /// Rows `range` of a day with one event a second, in the order of `range`.
+    fn seconds(range: impl Iterator<Item = u32>, first_seq: u64) -> RecordBatch {
+        let records: Vec<(String, String)> = range
+            .map(|i| {
+                let time = format!("2026-01-05T10:{:02}:{:02}Z", i / 60, i % 60);
+                (time, format!("id{i}"))
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = records
+            .iter()
+            .map(|(t, i)| (t.as_str(), i.as_str()))
+            .collect();
+        rows(&refs, first_seq)
+    }
+
+    #[test]
+    fn runs_of_consecutive_files_merge_as_one_sorted_day() {
+        // Runs that follow each other in time (as spilled from consecutive delivery files),
+        // each given out of order, the last overlapping the one before it with re-delivered
+        // events: the merge takes long stretches from one run at a time.
+        let batches = || {
+            vec![
+                seconds((0..300).rev(), 0),
+                seconds((300..600).rev(), 1_000),
+                seconds((550..900).rev(), 2_000),
+            ]
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut spilled = DayBuffer::new(&EVENTS);
+        for b in batches() {
+            spilled.push(b);
+            spilled.spill(dir.path()).unwrap();
+        }
+        let mut in_memory = DayBuffer::new(&EVENTS);
+        for b in batches() {
+            in_memory.push(b);
+        }
+        let merged = collect(spilled, 128);
+        assert_eq!(merged, collect(in_memory, 128));
+        let (names, duplicates, sizes) = merged;
+        let expected: Vec<String> = (0..900)
+            .map(|i| format!("id{i}@2026-01-05T10:{:02}:{:02}Z", i / 60, i % 60))
+            .collect();
+        assert_eq!(names, expected);
+        assert_eq!(duplicates, 50);
+        assert_eq!(sizes, [128, 128, 128, 128, 128, 128, 128, 4]);
+    }
 }

@@ -32,7 +32,7 @@ pub mod time;
 pub mod verify;
 pub mod writer;
 
-pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert};
+pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert, runtime};
 pub use sink::ParquetOptions;
 pub use store::Location;
 pub use summary::Summary;
