@@ -320,10 +320,10 @@ impl OpenDay {
         }
     }
 
-    /// Start writing the rows held in memory to a sorted run on a blocking thread; false when
-    /// there are none.
-    fn start_spill(&mut self, dir: &std::path::Path) -> bool {
-        let Some(pending) = self.buffer.take_run() else {
+    /// Start writing the oldest rows held in memory, batches of at least `bytes` (or all of
+    /// them), to a sorted run on a blocking thread; false when there are none.
+    fn start_spill(&mut self, dir: &std::path::Path, bytes: usize) -> bool {
+        let Some(pending) = self.buffer.take_run_of(bytes) else {
             return false;
         };
         let dir = dir.to_path_buf();
@@ -372,6 +372,11 @@ impl Run<'_> {
         let mut file_seq: u64 = 0;
 
         for (folder_date, files) in folders {
+            let mut folder = FolderProgress {
+                bytes: files.iter().map(|m| m.size).sum(),
+                converted: (opts.from..=opts.to).contains(&folder_date),
+                ..FolderProgress::default()
+            };
             let source = self.source.clone();
             let read_ahead = self.read_ahead.clone();
             let read_ahead_total = read_ahead_permits(opts.read_ahead_bytes);
@@ -445,8 +450,9 @@ impl Run<'_> {
                     self.summary.source_files_read += 1;
                     self.summary.source_bytes_read += read.bytes.len() as u64;
                     self.progress.file_done(read.bytes.len() as u64);
+                    folder.read += read.meta.size;
                 }
-                self.route(
+                folder.rows += self.route(
                     &reads,
                     chunk,
                     folder_date,
@@ -455,7 +461,8 @@ impl Run<'_> {
                     &mut outside,
                 )?;
                 file_seq += reads.len() as u64;
-                self.keep_within_budget(&mut days).await?;
+                self.keep_within_budget(&mut days, folder.rows_to_come())
+                    .await?;
             }
             tracing::debug!(folder = %folder_date, "folder read and routed");
             // Day `folder_date - lateness` has now seen every folder it reads.
@@ -521,6 +528,7 @@ impl Run<'_> {
         });
     }
 
+    /// Add the rows of decoded files to their days; returns the bytes of rows added.
     fn route(
         &mut self,
         reads: &[ReadFile],
@@ -529,13 +537,14 @@ impl Run<'_> {
         first_seq: u64,
         days: &mut BTreeMap<NaiveDate, OpenDay>,
         outside: &mut BTreeMap<(NaiveDate, OutsideReason), u64>,
-    ) -> Result<(), ConvertError> {
+    ) -> Result<usize, ConvertError> {
         let DecodedChunk {
             batch,
             event_times,
             files,
             skipped,
         } = chunk;
+        let mut pushed = 0;
         // Rows by day, with their tie-breaking sequence (file order, then record order).
         let mut by_day: BTreeMap<NaiveDate, (Vec<u32>, Vec<u64>)> = BTreeMap::new();
         for (i, ((read, outcome), skipped)) in reads.iter().zip(files).zip(skipped).enumerate() {
@@ -602,19 +611,22 @@ impl Run<'_> {
             } else {
                 take_record_batch(&batch, &UInt32Array::from(rows)).map_err(arrow_err)?
             };
-            day.buffer.push(
-                with_seq(self.opts.table, &part, UInt64Array::from(seqs)).map_err(arrow_err)?,
-            );
+            let part =
+                with_seq(self.opts.table, &part, UInt64Array::from(seqs)).map_err(arrow_err)?;
+            pushed += part.get_array_memory_size();
+            day.buffer.push(part);
         }
-        Ok(())
+        Ok(pushed)
     }
 
     /// Keep the rows held in memory within the budget by spilling the largest day to a sorted
     /// run. A spill starts in the background once half the budget is held, so reading and
     /// decoding go on while it is written; past the whole budget the run waits for it.
+    /// `to_come`: bytes of rows the rest of the folder being read is expected to add.
     async fn keep_within_budget(
         &mut self,
         days: &mut BTreeMap<NaiveDate, OpenDay>,
+        to_come: usize,
     ) -> Result<(), ConvertError> {
         let budget = self.opts.memory_budget_bytes;
         loop {
@@ -640,17 +652,34 @@ impl Run<'_> {
             if in_memory <= budget / 2 {
                 return Ok(());
             }
+            // Past half the budget a run is written in the background while rows keep coming
+            // (the other half is theirs). Rows spilled are sorted, written and read back, so
+            // only what will not fit goes: what the rest of the folder is expected to bring
+            // beyond three quarters of the budget (the last quarter for a wrong guess and the
+            // late events of the next folder), at least an eighth of the budget so that runs
+            // stay few. A day larger than the budget spills all its rows every time, as it
+            // would anyway; one a little larger spills a little (measured: a 300,000-event
+            // day of ~290 MB of rows spilled 276 MB in two runs with all, ~110 MB in one).
+            let expected = in_memory + to_come;
+            let keep = budget / 4 * 3;
+            if expected <= keep {
+                return Ok(());
+            }
             let Some(largest) = days.values_mut().max_by_key(|d| d.buffer.memory()) else {
                 return Ok(());
             };
-            if !largest.start_spill(self.work.path()) {
+            if !largest.start_spill(self.work.path(), (expected - keep).max(budget / 8)) {
                 return Ok(());
             }
+            let spilling = largest.spilling_bytes();
             tracing::debug!(
                 held = in_memory,
+                expected,
+                spilling,
                 "spilling the largest day in the background"
             );
             self.summary.spilled_runs += 1;
+            self.summary.spilled_bytes += spilling as u64;
         }
     }
 
@@ -666,9 +695,10 @@ impl Run<'_> {
         // per run.
         if day.buffer.spilled_runs() > 0
             && day.buffer.merge_memory() > self.opts.memory_budget_bytes
-            && day.start_spill(self.work.path())
+            && day.start_spill(self.work.path(), usize::MAX)
         {
             self.summary.spilled_runs += 1;
+            self.summary.spilled_bytes += day.spilling_bytes() as u64;
             day.settle_spill(trim_threshold(self.opts)).await?;
         }
         let label = format!("{} {} {}", trail.account, trail.region, iso_date(date));
@@ -739,6 +769,33 @@ impl Run<'_> {
         self.progress.day_written(&report);
         self.summary.days.push(report);
         Ok(())
+    }
+}
+
+/// How far the reading of a date folder is, to tell how many more rows it will bring.
+#[derive(Default)]
+struct FolderProgress {
+    /// Compressed bytes of the folder's delivery files.
+    bytes: u64,
+    /// Whether its own date is being converted (else it is read for late events only).
+    converted: bool,
+    /// ...of the files routed so far.
+    read: u64,
+    /// Bytes of the rows those files added to the days being converted.
+    rows: usize,
+}
+
+impl FolderProgress {
+    /// Bytes of rows the rest of the folder is expected to add, at the rate of what was read
+    /// of it. None are expected from a folder read only for its late events: its first files
+    /// hold most of them (events of the day's last minutes), so their rate would mislead, and
+    /// the late events of a day are few.
+    fn rows_to_come(&self) -> usize {
+        if self.read == 0 || !self.converted {
+            return 0;
+        }
+        let rate = self.rows as f64 / self.read as f64;
+        (self.bytes.saturating_sub(self.read) as f64 * rate) as usize
     }
 }
 

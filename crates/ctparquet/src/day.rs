@@ -192,14 +192,31 @@ impl DayBuffer {
     /// Take the rows held in memory out of the day, to be written as a sorted run (by
     /// [`PendingRun::write`], on any thread) and handed back with [`DayBuffer::add_run`].
     pub fn take_run(&mut self) -> Option<PendingRun> {
+        self.take_run_of(usize::MAX)
+    }
+
+    /// [`DayBuffer::take_run`] of the oldest rows only, batches of at least `bytes` (or all
+    /// there are): a run is any subset of the day's rows, as the merge sorts across runs.
+    pub fn take_run_of(&mut self, bytes: usize) -> Option<PendingRun> {
         if self.batches.is_empty() {
             return None;
         }
-        let bytes = std::mem::take(&mut self.memory);
+        let mut taken = 0;
+        let mut count = 0;
+        for batch in &self.batches {
+            if taken >= bytes {
+                break;
+            }
+            taken += batch.get_array_memory_size();
+            count += 1;
+        }
+        let rest = self.batches.split_off(count);
+        let batches = std::mem::replace(&mut self.batches, rest);
+        self.memory -= taken;
         Some(PendingRun {
             table: self.table,
-            batches: std::mem::take(&mut self.batches),
-            bytes,
+            batches,
+            bytes: taken,
         })
     }
 

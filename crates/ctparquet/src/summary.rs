@@ -87,6 +87,8 @@ pub struct Summary {
     pub outside_range: Vec<OutsideDay>,
     /// Sorted runs written to disk because the memory budget was reached.
     pub spilled_runs: u64,
+    /// Bytes of rows written to those runs.
+    pub spilled_bytes: u64,
     /// Most bytes of rows held in memory at once (checked against `--memory-budget` after every
     /// chunk of decoded files: it exceeds the budget by at most one chunk before spilling).
     pub peak_held_bytes: u64,
@@ -161,6 +163,7 @@ impl fmt::Display for Summary {
         }
         if self.spilled_runs > 0 {
             writeln!(f, "spilled runs        {:>12}", self.spilled_runs)?;
+            writeln!(f, "rows spilled        {:>12}", mib(self.spilled_bytes))?;
             writeln!(f, "peak rows in memory {:>12}", mib(self.peak_held_bytes))?;
         }
         writeln!(

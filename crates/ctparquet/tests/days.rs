@@ -626,3 +626,54 @@ fn a_large_day_converts_within_a_small_memory_budget() {
     assert_eq!(snapshot(&bounded), snapshot(&unbounded));
     assert!(summary.accounted_for());
 }
+
+#[test]
+fn a_day_a_little_over_its_budget_spills_only_what_does_not_fit() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            days: 2,
+            // Chunks of decoded files (the unit that is spilled) of ~10% of the day.
+            files_per_day: 160,
+            events_per_file: 100,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let day = date("2026-01-04");
+    let unbounded = work.path().join("unbounded");
+    let mut opts = ConvertOptions::days(day, day);
+    opts.memory_budget_bytes = usize::MAX;
+    let reference = convert(&src, &unbounded, &opts);
+    let rows = reference.peak_held_bytes;
+
+    // The day's rows are ~90% of the budget: past half of it, the rest of the folder is
+    // expected to bring them over three quarters, and only about that much is spilled (a run
+    // of at least an eighth of the budget, ~15% of the rows, in whole chunks), not every row
+    // held (which would be over half of them).
+    let bounded = work.path().join("bounded");
+    opts.memory_budget_bytes = (rows * 10 / 9) as usize;
+    let summary = convert(&src, &bounded, &opts);
+    assert!(summary.spilled_runs >= 1, "{}", summary.spilled_runs);
+    assert!(
+        summary.spilled_bytes < rows / 2,
+        "spilled {} of {rows} bytes of rows",
+        summary.spilled_bytes
+    );
+    assert!(summary.peak_held_bytes <= opts.memory_budget_bytes as u64);
+    assert_eq!(snapshot(&bounded), snapshot(&unbounded));
+    assert!(summary.accounted_for());
+
+    // A day well over the budget still spills most of its rows, in runs.
+    let small = work.path().join("small");
+    opts.memory_budget_bytes = (rows / 4) as usize;
+    let summary = convert(&src, &small, &opts);
+    assert!(
+        summary.spilled_bytes > rows / 2,
+        "spilled {} of {rows}",
+        summary.spilled_bytes
+    );
+    assert_eq!(snapshot(&small), snapshot(&unbounded));
+}
