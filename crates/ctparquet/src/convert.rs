@@ -149,8 +149,12 @@ fn trim_threshold(opts: &ConvertOptions) -> usize {
     opts.memory_budget_bytes
 }
 
-/// Files decoded together at most (whatever has arrived, up to this many)...
-const CHUNK_FILES: usize = 16;
+/// Files decoded together at most (whatever has arrived, up to this many)... A chunk pays for
+/// its builders and becomes one batch of the day's sort, so many small files go in few chunks
+/// (a day of 4,000 files of 5 events: 16 a chunk took 0.19-0.28 s, 64 a chunk 0.17-0.20 s,
+/// its sort gathering from 67 batches instead of 267); files of a busy hour fill a chunk's
+/// bytes first.
+const CHUNK_FILES: usize = 64;
 
 /// ...and compressed bytes at most (a file larger than this is decoded alone): a chunk's rows
 /// are held whole until routed, so this bounds them (~10x in JSON) however large files get.

@@ -84,21 +84,26 @@ pub struct OutputRow {
 
 /// Every Parquet file under `dest`, in path order.
 pub fn parquet_files(dest: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_ending(dest, ".parquet")
+}
+
+/// The files under `dir` whose names end with `suffix`, sorted.
+pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
+                walk(&p, suffix, out);
+            } else if p.to_string_lossy().ends_with(suffix) {
                 out.push(p);
             }
         }
     }
     let mut out = Vec::new();
-    walk(dest, &mut out);
+    walk(dir, suffix, &mut out);
     out.sort();
     out
 }
