@@ -4,11 +4,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use common::*;
-use ctparquet::ConvertOptions;
 use ctparquet::summary::OutsideReason;
+use ctparquet::{ConvertOptions, Summary};
 use ctparquet_gen::{GenOptions, generate};
 use serde_json::{Value, json};
 
@@ -578,27 +579,35 @@ fn a_passed_deadline_stops_the_run_before_anything_is_written() {
     assert_eq!(summary.days.len(), 1);
 }
 
-#[test]
-fn a_large_day_converts_within_a_small_memory_budget() {
-    let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
-    // ~16,000 events of the day (~20 MB of rows) against a 2 MiB budget.
+/// A generated day (`files` delivery files of `events` records a day, two days), converted
+/// without a memory budget into `work/unbounded`: the source folder, the options of that day
+/// and the summary of that conversion.
+fn unbounded_day(work: &Path, files: u32, events: u32) -> (PathBuf, ConvertOptions, Summary) {
+    let src = work.join("src");
     generate(
         &src,
         &GenOptions {
             days: 2,
-            files_per_day: 40,
-            events_per_file: 400,
+            files_per_day: files,
+            events_per_file: events,
             ..Default::default()
         },
     )
     .unwrap();
     let day = date("2026-01-04");
-    let unbounded = work.path().join("unbounded");
     let mut opts = ConvertOptions::days(day, day);
     opts.memory_budget_bytes = usize::MAX;
-    let reference = convert(&src, &unbounded, &opts);
+    let reference = convert(&src, &work.join("unbounded"), &opts);
     assert_eq!(reference.spilled_runs, 0);
+    (src, opts, reference)
+}
+
+#[test]
+fn a_large_day_converts_within_a_small_memory_budget() {
+    let work = tempfile::tempdir().unwrap();
+    // ~16,000 events of the day (~20 MB of rows) against a 2 MiB budget.
+    let (src, mut opts, reference) = unbounded_day(work.path(), 40, 400);
+    let unbounded = work.path().join("unbounded");
     assert!(
         reference.peak_held_bytes > 10 << 20,
         "{}",
@@ -637,23 +646,9 @@ fn a_large_day_converts_within_a_small_memory_budget() {
 #[test]
 fn a_day_a_little_over_its_budget_spills_only_what_does_not_fit() {
     let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
-    generate(
-        &src,
-        &GenOptions {
-            days: 2,
-            // Chunks of decoded files (the unit that is spilled) of ~10% of the day.
-            files_per_day: 160,
-            events_per_file: 100,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let day = date("2026-01-04");
+    // Chunks of decoded files (the unit that is spilled) of ~10% of the day.
+    let (src, mut opts, reference) = unbounded_day(work.path(), 160, 100);
     let unbounded = work.path().join("unbounded");
-    let mut opts = ConvertOptions::days(day, day);
-    opts.memory_budget_bytes = usize::MAX;
-    let reference = convert(&src, &unbounded, &opts);
     let rows = reference.peak_held_bytes;
 
     // The day's rows are ~90% of the budget: past half of it, the rest of the folder is
