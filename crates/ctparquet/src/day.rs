@@ -158,13 +158,14 @@ impl DayBuffer {
         }
     }
 
-    /// Add rows (of [`internal_schema`]).
-    pub fn push(&mut self, batch: RecordBatch) {
+    /// Add rows (of [`internal_schema`]); returns their bytes.
+    pub fn push(&mut self, batch: RecordBatch) -> usize {
         let bytes = batch.get_array_memory_size();
         self.memory += bytes;
         self.pushed_bytes += bytes;
         self.rows += batch.num_rows();
         self.batches.push(batch);
+        bytes
     }
 
     /// Bytes held in memory.

@@ -115,6 +115,12 @@ impl Summary {
                     .map(|d| d.events_not_written)
                     .sum::<u64>()
     }
+
+    /// Count a sorted run of `bytes` of rows spilled to disk.
+    pub fn count_spill(&mut self, bytes: usize) {
+        self.spilled_runs += 1;
+        self.spilled_bytes += bytes as u64;
+    }
 }
 
 fn mib(bytes: u64) -> String {
