@@ -23,7 +23,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 cargo test --workspace --locked
-# The decoder fuzzed for a fixed number of runs (seeded from the shared real data).
+# The decoder fuzzed for a fixed number of runs (seeded from tests/data/real-cloudtrail).
 scripts/fuzz.sh
 # The deployable Lambda package for x86_64, built the way users build it (cargo-lambda from .venv);
 # the Lambda tests run the binary inside it.

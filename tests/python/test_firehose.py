@@ -1,6 +1,6 @@
 """The Firehose transformation end to end: the real ctparquet-lambda binary under cargo-lambda's
 emulator answers real-shaped Firehose batches (CloudWatch Logs subscription payloads built from
-the shared real CloudTrail data), re-ingesting into a Firehose stream of moto on 127.0.0.1."""
+the real CloudTrail corpus in tests/data), re-ingesting into a Firehose stream of moto on 127.0.0.1."""
 
 import base64
 import gzip
@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 from support.s3 import CREDENTIALS
 
-REAL = ROOT.parent / "shared/data/real-cloudtrail/invictus-aws_dataset/CloudTrail"
+REAL = ROOT / "tests/data/real-cloudtrail/invictus-aws_dataset/CloudTrail"
 STREAM = "cwl-ctparquet"
 
 

@@ -15,7 +15,7 @@ from conftest import BIN, ROOT, run as ctparquet
 from support.lambda_emulator import LAMBDA_BIN, metrics, scheduled_event, sqs_event
 from support.s3 import CREDENTIALS, duckdb_s3, hive_scan, upload_tree
 
-REAL_ORG_TREE = ROOT.parent / "shared/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
+REAL_ORG_TREE = ROOT / "tests/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
 ACCOUNTS = ["111122223333", "012345678901"]
 REGIONS = ["us-east-1", "eu-west-1"]
 

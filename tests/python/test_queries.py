@@ -14,7 +14,7 @@ import pytest
 
 from conftest import BIN, ROOT
 
-REAL = ROOT.parent / "shared/data/real-cloudtrail"
+REAL = ROOT / "tests/data/real-cloudtrail"
 QUERIES = ROOT / "queries"
 ACCOUNT = "123456789012"
 EVERYTHING = {"from": "1970-01-01", "to": "2999-12-31"}

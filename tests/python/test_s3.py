@@ -15,7 +15,7 @@ import pytest
 from conftest import BIN, ROOT
 from support.s3 import CREDENTIALS, FaultProxy, Rule, download_prefix, upload_tree
 
-REAL_ORG_TREE = ROOT.parent / "shared/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
+REAL_ORG_TREE = ROOT / "tests/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
 # (from, to) ranges converted: generated days across a month end, and the real deliveries' days.
 RANGES = [("2026-01-30", "2026-02-01"), ("2025-03-05", "2025-03-06")]
 DUCKDB_S3_PYTHON = ROOT / ".venv-duckdb-s3" / "bin" / "python"

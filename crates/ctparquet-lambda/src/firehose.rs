@@ -641,7 +641,7 @@ mod tests {
     /// Every event of the invictus real trail (55 delivery files), as their JSON text.
     fn real_events() -> Vec<String> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/real-cloudtrail/invictus-aws_dataset/CloudTrail");
+            .join("../../tests/data/real-cloudtrail/invictus-aws_dataset/CloudTrail");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|e| e.unwrap().path())

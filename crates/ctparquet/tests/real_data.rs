@@ -1,4 +1,4 @@
-//! Every file of `shared/data/real-cloudtrail` goes through the converter: every event is written
+//! Every file of `tests/data/real-cloudtrail` goes through the converter: every event is written
 //! (and rebuilds to its source record exactly), dropped as a duplicate, or reported; every file
 //! that is not a CloudTrail log is reported bad by name.
 
@@ -84,7 +84,7 @@ fn build_real_tree(root: &Path) -> RealTree {
     let data = real_data_dir();
     assert!(
         data.is_dir(),
-        "the shared real data is missing at {}",
+        "the real corpus is missing at {}",
         data.display()
     );
     let mut tree = RealTree::default();

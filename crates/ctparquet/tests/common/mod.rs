@@ -13,9 +13,9 @@ use ctparquet::{ConvertOptions, Location, NoProgress, Summary};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-/// The shared real data, next to the repository.
+/// The real CloudTrail corpus kept in the repository (tests/data/real-cloudtrail).
 pub fn real_data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-cloudtrail")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/real-cloudtrail")
 }
 
 /// A record as a canonical string (serde_json sorts object keys).
