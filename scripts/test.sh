@@ -19,6 +19,9 @@ if [ ! -x .venv-checkov/bin/python ]; then
 fi
 .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-checkov.txt
 
+# An S3-compatible server that checks SigV4 signatures (the AWS credential tests).
+command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --locked --features binary
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked

@@ -20,9 +20,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                // The AWS SDK logs each credential source it tries as a warning; the one error
+                // that follows says it all.
+                "warn,aws_config=error,aws_smithy_runtime=error".into()
+            }),
         )
         .with_writer(std::io::stderr)
+        // Messages for people: `WARN --regions ... matches nothing`, not a log line.
+        .without_time()
+        .with_target(false)
+        // Colour only for a person at a terminal who has not asked for none (no-color.org).
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let runtime = match ctparquet::runtime() {
         Ok(rt) => rt,
@@ -55,8 +64,12 @@ async fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let json = args.json;
     let opts = args.to_options()?;
     let s3 = args.s3.to_options();
-    let source = Location::parse(&args.source, false, &s3).context("opening SOURCE")?;
-    let dest = Location::parse(&args.dest, true, &s3).context("opening DEST")?;
+    let source = Location::parse(&args.source, false, &s3)
+        .await
+        .context("opening SOURCE")?;
+    let dest = Location::parse(&args.dest, true, &s3)
+        .await
+        .context("opening DEST")?;
     let show = !json && !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show);
     let summary = ctparquet::convert(&source, &dest, &opts, &progress).await?;
@@ -80,7 +93,9 @@ async fn convert(args: ConvertArgs) -> Result<ExitCode> {
 }
 
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let dest = Location::parse(&args.dest, false, &args.s3.to_options()).context("opening DEST")?;
+    let dest = Location::parse(&args.dest, false, &args.s3.to_options())
+        .await
+        .context("opening DEST")?;
     let inventory = ctparquet::inspect::inspect(&dest).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inventory)?);
@@ -160,7 +175,9 @@ fn ddl(args: DdlArgs) -> Result<ExitCode> {
 }
 
 async fn retention(args: RetentionArgs) -> Result<ExitCode> {
-    let dest = Location::parse(&args.dest, false, &args.s3.to_options()).context("opening DEST")?;
+    let dest = Location::parse(&args.dest, false, &args.s3.to_options())
+        .await
+        .context("opening DEST")?;
     let today = args
         .today
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
@@ -199,7 +216,7 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     };
     if let Some(url) = &args.enqueue {
         let jobs = job.split_days()?;
-        let queue = SqsQueue::from_env(url).await;
+        let queue = SqsQueue::from_env(url, args.s3.profile.as_deref()).await;
         queue.send(&jobs).await?;
         if args.json {
             println!(
@@ -220,8 +237,12 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     // Check the settings before listing anything.
     args::convert_options(from, to, scope, &args.tuning)?;
     let s3 = args.s3.to_options();
-    let source = Location::parse(source, false, &s3).context("opening SOURCE")?;
-    let dest = Location::parse(dest, true, &s3).context("opening DEST")?;
+    let source = Location::parse(source, false, &s3)
+        .await
+        .context("opening SOURCE")?;
+    let dest = Location::parse(dest, true, &s3)
+        .await
+        .context("opening DEST")?;
     let units = ctparquet_jobs::plan(&source, &job, scope).await?;
     let total = units.len();
     let runner = Runner {
@@ -256,8 +277,12 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
 async fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let opts = args.to_options()?;
     let s3 = args.s3.to_options();
-    let source = Location::parse(&args.source, false, &s3).context("opening SOURCE")?;
-    let dest = Location::parse(&args.dest, false, &s3).context("opening DEST")?;
+    let source = Location::parse(&args.source, false, &s3)
+        .await
+        .context("opening SOURCE")?;
+    let dest = Location::parse(&args.dest, false, &s3)
+        .await
+        .context("opening DEST")?;
     let report = ctparquet::verify::verify(&source, &dest, &opts).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -75,12 +75,15 @@ pub fn clean_list(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// How to reach S3 (for `s3://` SOURCE or DEST). Otherwise credentials, region and endpoint come
-/// from the standard AWS environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-/// AWS_SESSION_TOKEN, web identity, container and instance credentials, AWS_REGION,
-/// AWS_ENDPOINT_URL. Named profiles in ~/.aws/config are not read.
+/// How to reach S3 (for `s3://` SOURCE or DEST). Otherwise credentials and region come from the
+/// standard AWS chain, as the AWS CLI reads them: environment, AWS_PROFILE's config and
+/// credentials files (keys, SSO, credential_process, assumed roles), web identity, container
+/// and instance credentials; the endpoint from AWS_ENDPOINT_URL(_S3).
 #[derive(Args, Debug, Clone)]
 pub struct S3Args {
+    /// AWS profile of ~/.aws/config to sign in with (default: AWS_PROFILE, else `default`).
+    #[arg(long, env = "CTPARQUET_PROFILE")]
+    pub profile: Option<String>,
     /// S3-compatible endpoint URL (e.g. http://127.0.0.1:9000).
     #[arg(long, env = "CTPARQUET_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
@@ -114,6 +117,7 @@ impl S3Args {
     pub fn to_options(&self) -> S3Options {
         let d = S3Options::default();
         S3Options {
+            profile: self.profile.clone(),
             endpoint: self.s3_endpoint.clone(),
             region: self.s3_region.clone(),
             allow_http: self.s3_allow_http,

@@ -31,10 +31,10 @@ const BATCH: usize = 10;
 const ATTEMPTS: usize = 5;
 
 impl SqsQueue {
-    /// A client from the standard AWS environment (credentials, region, `AWS_ENDPOINT_URL` /
-    /// `AWS_ENDPOINT_URL_SQS`).
-    pub async fn from_env(url: &str) -> SqsQueue {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    /// A client from the standard AWS configuration of `profile` (or `AWS_PROFILE`): the same
+    /// chain as S3's ([`ctparquet::aws`]), plus `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SQS`.
+    pub async fn from_env(url: &str, profile: Option<&str>) -> SqsQueue {
+        let config = ctparquet::aws::sdk_config(profile).await;
         SqsQueue {
             client: aws_sdk_sqs::Client::new(&config),
             url: url.to_string(),

@@ -58,8 +58,12 @@ impl App {
         let s3 = settings.s3.to_options();
         let locations = match (&settings.source, &settings.dest) {
             (Some(source), Some(dest)) => Some((
-                Location::parse(source, false, &s3).context("CTPARQUET_SOURCE")?,
-                Location::parse(dest, true, &s3).context("CTPARQUET_DEST")?,
+                Location::parse(source, false, &s3)
+                    .await
+                    .context("CTPARQUET_SOURCE")?,
+                Location::parse(dest, true, &s3)
+                    .await
+                    .context("CTPARQUET_DEST")?,
             )),
             (None, None) => None,
             _ => anyhow::bail!("set both CTPARQUET_SOURCE and CTPARQUET_DEST, or neither"),
@@ -69,7 +73,9 @@ impl App {
         convert_options(today, today, &settings.scope, &settings.tuning)
             .context("conversion settings")?;
         let queue = match settings.queue_url.as_deref() {
-            Some(url) if !url.is_empty() => Some(SqsQueue::from_env(url).await),
+            Some(url) if !url.is_empty() => {
+                Some(SqsQueue::from_env(url, s3.profile.as_deref()).await)
+            }
             _ => None,
         };
         let firehose = crate::firehose::Firehose::from_settings(&settings.firehose)?;

@@ -150,7 +150,7 @@ impl Reingest for FirehoseApi {
         let client = self
             .client
             .get_or_init(|| async {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = ctparquet::aws::sdk_config(None).await;
                 aws_sdk_firehose::Client::new(&config)
             })
             .await;

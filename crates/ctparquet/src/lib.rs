@@ -6,6 +6,7 @@
 //!   the files inflated;
 //! - [`rebuild`]: a row back into its source record, the proof of exactness;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
+//! - [`aws`]: the standard AWS credential and region chain, for S3 through object_store;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
 //! - [`day`]: sorting, de-duplication and spilling of one output day;
 //! - [`sink`]: Parquet encoding and the publication of a day's files ([`writer`]: columns
@@ -16,6 +17,7 @@
 //!   old days leave it.
 
 pub mod alloc;
+pub mod aws;
 pub mod convert;
 pub mod day;
 pub mod decode;

@@ -26,11 +26,14 @@ impl fmt::Debug for Location {
     }
 }
 
-/// How S3 locations are reached. Credentials come from the standard AWS chain (environment,
-/// web identity, ECS container credentials, EC2 instance metadata); so do region and endpoint
-/// unless given here (`AWS_REGION`, `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`).
+/// How S3 locations are reached. Credentials and region come from the standard AWS chain
+/// ([`crate::aws`]: environment, the profile's config and credentials files, SSO,
+/// `credential_process`, web identity, container and instance credentials) unless given here;
+/// the endpoint from `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (and `AWS_ALLOW_HTTP`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct S3Options {
+    /// The named profile of the shared AWS config files (default: `AWS_PROFILE`, else `default`).
+    pub profile: Option<String>,
     /// An S3-compatible endpoint, e.g. `http://127.0.0.1:9000`.
     pub endpoint: Option<String>,
     pub region: Option<String>,
@@ -57,6 +60,7 @@ pub struct S3Options {
 impl Default for S3Options {
     fn default() -> Self {
         S3Options {
+            profile: None,
             endpoint: None,
             region: None,
             allow_http: false,
@@ -82,6 +86,8 @@ pub enum LocationError {
     NoBucket(String),
     #[error("{0}: invalid S3 option: {1}")]
     S3Option(String, String),
+    #[error("{0}: {1}")]
+    Credentials(String, String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -136,17 +142,22 @@ impl Location {
     }
 
     /// Open what the user named: a local folder path (made when `create`), `file://PATH` or
-    /// `s3://BUCKET/PREFIX`.
-    pub fn parse(text: &str, create: bool, s3: &S3Options) -> Result<Location, LocationError> {
+    /// `s3://BUCKET/PREFIX`. An S3 location resolves its credentials now, so that a missing
+    /// login is one clear error before any work.
+    pub async fn parse(
+        text: &str,
+        create: bool,
+        s3: &S3Options,
+    ) -> Result<Location, LocationError> {
         match text.split_once("://") {
-            Some(("s3", rest)) => Location::s3(text, rest, s3),
+            Some(("s3", rest)) => Location::s3(text, rest, s3).await,
             Some(("file", path)) => Location::local(path, create),
             Some(_) => Err(LocationError::UnsupportedScheme(text.to_string())),
             None => Location::local(text, create),
         }
     }
 
-    fn s3(text: &str, rest: &str, opts: &S3Options) -> Result<Location, LocationError> {
+    async fn s3(text: &str, rest: &str, opts: &S3Options) -> Result<Location, LocationError> {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(LocationError::NoBucket(text.to_string()));
@@ -189,7 +200,21 @@ impl Location {
         if let Some(endpoint) = &opts.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
-        if let Some(region) = &opts.region {
+        let sdk = crate::aws::sdk_config(opts.profile.as_deref()).await;
+        let credentials = crate::aws::SdkCredentials::from_config(&sdk, opts.profile.as_deref())
+            .ok_or_else(|| {
+                LocationError::Credentials(text.to_string(), "no AWS credential chain".into())
+            })?;
+        credentials
+            .check()
+            .await
+            .map_err(|e| LocationError::Credentials(text.to_string(), e))?;
+        builder = builder.with_credentials(Arc::new(credentials));
+        let region = opts
+            .region
+            .clone()
+            .or_else(|| sdk.region().map(|r| r.to_string()));
+        if let Some(region) = region {
             builder = builder.with_region(region);
         }
         if let Some(key) = &opts.sse_kms_key_id {
