@@ -238,6 +238,29 @@ pub struct TuningArgs {
     /// Turn dictionary encoding off.
     #[arg(long, env = "CTPARQUET_NO_DICTIONARY")]
     pub no_dictionary: bool,
+    /// JSON-valued columns (requestParameters, ...): text (plain strings every reader's string
+    /// and JSON functions take) or json (Parquet's JSON logical type).
+    #[arg(long, env = "CTPARQUET_JSON_COLUMNS", value_enum, default_value_t = JsonColumnsArg::Text)]
+    pub json_columns: JsonColumnsArg,
+}
+
+/// How JSON-valued columns are typed in the files.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JsonColumnsArg {
+    /// Plain UTF-8 text (Polars .str, DuckDB ->>, pyarrow, Athena json_extract).
+    #[default]
+    Text,
+    /// Parquet's JSON logical type (DuckDB: JSON; Polars 2.1: an extension type, not text).
+    Json,
+}
+
+impl From<JsonColumnsArg> for ctparquet::schema::JsonColumns {
+    fn from(arg: JsonColumnsArg) -> Self {
+        match arg {
+            JsonColumnsArg::Text => ctparquet::schema::JsonColumns::Text,
+            JsonColumnsArg::Json => ctparquet::schema::JsonColumns::Json,
+        }
+    }
 }
 
 /// The options of a conversion of `from ..= to`: the one place settings become `ConvertOptions`.
@@ -269,6 +292,7 @@ pub fn convert_options(
         bloom_filter_columns: tuning.bloom_filter_columns.as_deref().map(clean_list),
         bloom_filter_fpp: tuning.bloom_filter_fpp,
         dictionary: !tuning.no_dictionary,
+        json_columns: tuning.json_columns.into(),
     };
     // Fail on bad Parquet options before any work is done.
     opts.parquet

@@ -731,6 +731,7 @@ impl Run<'_> {
             let props = self.props.clone();
             let table = self.opts.table;
             let target = self.opts.parquet.target_file_bytes;
+            let json_columns = self.opts.parquet.json_columns;
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
             let threads = self.cores;
             let trim_above = trim_threshold(self.opts);
@@ -738,7 +739,15 @@ impl Run<'_> {
             let encoding = Instant::now();
             let (parts, duplicates) = tokio::task::spawn_blocking(move || {
                 sort_and_encode(buffer, chunk_rows, trim_above, |sorted| {
-                    sink::encode_day(table, sorted, &staging_path, &props, target, threads)
+                    sink::encode_day(
+                        table,
+                        sorted,
+                        &staging_path,
+                        &props,
+                        target,
+                        json_columns,
+                        threads,
+                    )
                 })
             })
             .await

@@ -232,9 +232,12 @@ pub struct Table {
     schema: &'static LazyLock<SchemaRef>,
 }
 
-static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(EVENT_FIELDS));
-static INSIGHTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(INSIGHT_FIELDS));
-static AGGREGATED_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(AGGREGATED_FIELDS));
+static EVENTS_SCHEMA: LazyLock<SchemaRef> =
+    LazyLock::new(|| build_schema(EVENT_FIELDS, JsonColumns::Text));
+static INSIGHTS_SCHEMA: LazyLock<SchemaRef> =
+    LazyLock::new(|| build_schema(INSIGHT_FIELDS, JsonColumns::Text));
+static AGGREGATED_SCHEMA: LazyLock<SchemaRef> =
+    LazyLock::new(|| build_schema(AGGREGATED_FIELDS, JsonColumns::Text));
 
 /// API, data and network activity events: the main table.
 pub static EVENTS: Table = Table {
@@ -288,9 +291,18 @@ impl Table {
         TABLES.iter().copied().find(|t| t.name == name)
     }
 
-    /// The Parquet schema: the fields, then [`UNMAPPED`].
+    /// The rows' schema: the fields, then [`UNMAPPED`], JSON-valued columns as text.
     pub fn schema(&self) -> SchemaRef {
         (*self.schema).clone()
+    }
+
+    /// The schema written to files: the rows' schema, the JSON-valued columns typed as `json`
+    /// says (the same arrays either way).
+    pub fn file_schema(&self, json: JsonColumns) -> SchemaRef {
+        match json {
+            JsonColumns::Text => self.schema(),
+            JsonColumns::Json => build_schema(self.fields, json),
+        }
     }
 
     /// Dotted paths of every leaf column, in Parquet leaf order.
@@ -326,46 +338,62 @@ impl PartialEq for Table {
     }
 }
 
-fn build_schema(fields: &[FieldSpec]) -> SchemaRef {
-    let mut out: Vec<Field> = fields.iter().map(arrow_field).collect();
-    out.push(json_field(Field::new(UNMAPPED, DataType::Utf8, true)));
+/// How the JSON-valued columns (`requestParameters`, `responseElements`, ..., `unmapped`) are
+/// typed in the files. The values are the same compact JSON text either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JsonColumns {
+    /// Plain UTF-8 strings: what every reader takes as text (Polars' `.str.json_path_match`,
+    /// DuckDB's `->>`, pyarrow, Athena's `json_extract`).
+    #[default]
+    Text,
+    /// Annotated with Parquet's JSON logical type (DuckDB types them JSON; Polars 2.1 reads an
+    /// extension type its string functions refuse).
+    Json,
+}
+
+fn build_schema(fields: &[FieldSpec], json: JsonColumns) -> SchemaRef {
+    let mut out: Vec<Field> = fields.iter().map(|f| arrow_field(f, json)).collect();
+    out.push(json_field(Field::new(UNMAPPED, DataType::Utf8, true), json));
     Arc::new(Schema::new(out))
 }
 
 /// The Arrow type of a field.
-pub fn data_type(kind: Kind) -> DataType {
+fn data_type(kind: Kind, json: JsonColumns) -> DataType {
     match kind {
         Str | Json => DataType::Utf8,
         Bool => DataType::Boolean,
         Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-        Struct(children) => DataType::Struct(struct_fields(children)),
+        Struct(children) => DataType::Struct(struct_fields(children, json)),
         ListOfStruct(children) => DataType::List(Arc::new(Field::new(
             "element",
-            DataType::Struct(struct_fields(children)),
+            DataType::Struct(struct_fields(children, json)),
             true,
         ))),
     }
 }
 
 /// The Arrow field of a spec (every field is nullable: any of them may be absent).
-pub fn arrow_field(spec: &FieldSpec) -> Field {
-    let field = Field::new(spec.name, data_type(spec.kind), true);
+fn arrow_field(spec: &FieldSpec, json: JsonColumns) -> Field {
+    let field = Field::new(spec.name, data_type(spec.kind, json), true);
     if spec.kind == Json {
-        json_field(field)
+        json_field(field, json)
     } else {
         field
     }
 }
 
-fn json_field(field: Field) -> Field {
-    // The canonical `arrow.json` extension type makes the parquet writer annotate the column with
-    // the JSON logical type, so DuckDB and Athena see JSON rather than plain text.
-    field.with_extension_type(arrow_schema::extension::Json::default())
+fn json_field(field: Field, json: JsonColumns) -> Field {
+    match json {
+        JsonColumns::Text => field,
+        // The canonical `arrow.json` extension type makes the parquet writer annotate the column
+        // with the JSON logical type.
+        JsonColumns::Json => field.with_extension_type(arrow_schema::extension::Json::default()),
+    }
 }
 
 /// Arrow fields of the members of a struct spec.
-pub fn struct_fields(children: &[FieldSpec]) -> Fields {
-    children.iter().map(arrow_field).collect()
+fn struct_fields(children: &[FieldSpec], json: JsonColumns) -> Fields {
+    children.iter().map(|c| arrow_field(c, json)).collect()
 }
 
 /// The schema of the events table.
@@ -414,12 +442,19 @@ mod tests {
     }
 
     #[test]
-    fn json_columns_carry_the_json_extension_type() {
-        let schema = event_schema();
-        for name in ["requestParameters", "responseElements", UNMAPPED] {
-            let field = schema.field_with_name(name).unwrap();
-            assert_eq!(field.extension_type_name(), Some("arrow.json"), "{name}");
+    fn json_columns_are_text_unless_typed_json() {
+        for (json, expected) in [
+            (JsonColumns::Text, None),
+            (JsonColumns::Json, Some("arrow.json")),
+        ] {
+            let schema = EVENTS.file_schema(json);
+            for name in ["requestParameters", "responseElements", UNMAPPED] {
+                let field = schema.field_with_name(name).unwrap();
+                assert_eq!(field.data_type(), &DataType::Utf8, "{name}");
+                assert_eq!(field.extension_type_name(), expected, "{name}");
+            }
         }
+        assert_eq!(EVENTS.file_schema(JsonColumns::Text), EVENTS.schema());
     }
 
     #[test]

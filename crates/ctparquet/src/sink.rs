@@ -19,7 +19,7 @@ use parquet::schema::types::ColumnPath;
 use tokio::io::AsyncReadExt;
 
 use crate::layout;
-use crate::schema::{self, FieldSpec, Kind, Table};
+use crate::schema::{self, FieldSpec, JsonColumns, Kind, Table};
 use crate::store::Location;
 use crate::writer::ParallelWriter;
 
@@ -104,6 +104,8 @@ pub struct ParquetOptions {
     /// False-positive probability the bloom filters are sized (and folded) for.
     pub bloom_filter_fpp: f64,
     pub dictionary: bool,
+    /// How JSON-valued columns are typed: plain text (default) or Parquet's JSON logical type.
+    pub json_columns: JsonColumns,
 }
 
 impl Default for ParquetOptions {
@@ -116,6 +118,7 @@ impl Default for ParquetOptions {
             bloom_filter_columns: None,
             bloom_filter_fpp: 0.01,
             dictionary: true,
+            json_columns: JsonColumns::Text,
         }
     }
 }
@@ -284,6 +287,7 @@ pub fn encode_day(
     staging: &FsPath,
     props: &WriterProperties,
     target_file_bytes: u64,
+    json_columns: JsonColumns,
     threads: usize,
 ) -> Result<Vec<StagedPart>, SinkError> {
     let mut parts = Vec::new();
@@ -294,7 +298,7 @@ pub fn encode_day(
             let path = staging.join(layout::part_file_name(parts.len()));
             let writer = ParallelWriter::try_new(
                 File::create(&path)?,
-                table.schema(),
+                table.file_schema(json_columns),
                 props.clone(),
                 threads,
             )?;

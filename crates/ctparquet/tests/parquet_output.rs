@@ -7,6 +7,7 @@ use std::fs::File;
 
 use common::*;
 use ctparquet::ConvertOptions;
+use ctparquet::schema::JsonColumns;
 use ctparquet::sink::Codec;
 use ctparquet_gen::{GenOptions, generate};
 use parquet::basic::{Compression, LogicalType};
@@ -50,7 +51,24 @@ fn reader(path: &std::path::Path) -> SerializedFileReader<File> {
 }
 
 #[test]
-fn defaults_write_json_types_sort_order_page_index_and_working_bloom_filters() {
+fn json_columns_json_writes_the_json_logical_type() {
+    let (_work, files) = converted(|o| o.parquet.json_columns = JsonColumns::Json);
+    let r = reader(&files[0]);
+    let schema = r.metadata().file_metadata().schema_descr();
+    for column in ["requestParameters", "responseElements", "unmapped"] {
+        let i = (0..schema.num_columns())
+            .find(|&i| schema.column(i).path().string() == column)
+            .unwrap();
+        assert_eq!(
+            schema.column(i).logical_type_ref(),
+            Some(&LogicalType::Json),
+            "{column}"
+        );
+    }
+}
+
+#[test]
+fn defaults_write_text_json_columns_sort_order_page_index_and_working_bloom_filters() {
     let (_work, files) = converted(|_| {});
     assert_eq!(files.len(), 1);
     let r = reader(&files[0]);
@@ -61,11 +79,15 @@ fn defaults_write_json_types_sort_order_page_index_and_working_bloom_filters() {
             .find(|&i| schema.column(i).path().string() == path)
             .unwrap()
     };
-    // JSON logical type on free-form objects; timestamps in milliseconds, UTC.
-    assert_eq!(
-        schema.column(leaf("requestParameters")).logical_type_ref(),
-        Some(&LogicalType::Json)
-    );
+    // Free-form objects are plain text by default (every reader's string functions take them);
+    // timestamps in milliseconds, UTC.
+    for column in ["requestParameters", "unmapped"] {
+        assert_eq!(
+            schema.column(leaf(column)).logical_type_ref(),
+            Some(&LogicalType::String),
+            "{column}"
+        );
+    }
     match schema.column(leaf("eventTime")).logical_type_ref() {
         Some(LogicalType::Timestamp(t)) => {
             assert!(t.is_adjusted_to_u_t_c);
