@@ -130,3 +130,101 @@ fn usage_errors_are_explained() {
     let out = ctparquet(&["convert", "a", "b", "--date", "2026-13-04"]);
     assert!(!out.status.success());
 }
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn convert_sample(source: &str, extra: &[&str]) -> Output {
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("out").display().to_string();
+    let mut args = vec!["convert", source, &dest, "--date", "2026-01-05"];
+    args.extend_from_slice(extra);
+    ctparquet(&args)
+}
+
+#[test]
+fn a_source_one_level_too_deep_is_an_error_naming_the_fix() {
+    let aws_logs = format!("{}/AWSLogs", sample());
+    let out = convert_sample(&aws_logs, &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("looks like the AWSLogs folder itself") && err.contains(&sample()),
+        "{err}"
+    );
+    let account = format!("{}/AWSLogs/111122223333", sample());
+    let err = stderr(&convert_sample(&account, &[]));
+    assert!(err.contains("an account folder inside AWSLogs/"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let out = convert_sample(&empty.path().display().to_string(), &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is empty or does not exist"));
+}
+
+#[test]
+fn accounts_and_regions_that_are_not_are_usage_errors() {
+    for (flag, value, said) in [
+        ("--accounts", "12345678901", "not an AWS account id"),
+        ("--accounts", "11112222333a", "not an AWS account id"),
+        ("--regions", "us-esat-1", "not an AWS region name"),
+        ("--regions", "us..east-1", "not an AWS region name"),
+    ] {
+        let out = convert_sample(&sample(), &[flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(stderr(&out).contains(said), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn allow_list_entries_that_match_nothing_are_warned_and_nothing_found_fails() {
+    let out = convert_sample(&sample(), &["--regions", "us-east-1,ap-south-1", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "--regions ap-south-1 matches nothing in the source (found: eu-west-1, us-east-1)"
+        ),
+        "{err}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["warnings"].as_array().unwrap().len(), 1);
+    // Nothing at all within the allow-lists: no silent "0 events written".
+    let out = convert_sample(&sample(), &["--accounts", "999999999999"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("accounts found: 111122223333, 444455556666")
+            || err.contains("accounts found: 111122223333"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_colour_codes_when_stderr_is_not_a_terminal() {
+    let out = convert_sample(&sample(), &["--regions", "us-east-1,ap-south-1"]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("matches nothing"), "{err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
+#[test]
+fn the_summary_tells_days_not_converted_from_events_too_late() {
+    let out = convert_sample(&sample(), &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The next day's folder was read for late events only: its own events are not a loss.
+    assert!(
+        text.contains("events of days not converted (seen in folders read for late events"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("delivered later than --lateness-days"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every event of the days converted was written"),
+        "{text}"
+    );
+}

@@ -65,6 +65,31 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok((number * factor) as u64)
 }
 
+/// An AWS account id: 12 digits (leading zeros kept). Empty is allowed: `--accounts ""` is none.
+pub fn parse_account(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() || ctparquet::layout::is_account_id(t) {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "{t:?} is not an AWS account id (12 digits, e.g. 012345678901; {} given)",
+            t.len()
+        ))
+    }
+}
+
+/// An AWS region name (`us-east-1`). Empty is allowed: `--regions ""` is none.
+pub fn parse_region(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() || ctparquet::layout::is_region(t) {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "{t:?} is not an AWS region name (e.g. us-east-1, eu-west-1, ap-southeast-2)"
+        ))
+    }
+}
+
 /// A comma-separated list as clap splits it, without blanks ("" means none).
 pub fn clean_list(items: &[String]) -> Vec<String> {
     items
@@ -135,11 +160,11 @@ impl S3Args {
 /// Which trails and table a run covers, and how late events may come.
 #[derive(Args, Debug, Clone)]
 pub struct ScopeArgs {
-    /// Only these accounts (comma-separated).
-    #[arg(long, env = "CTPARQUET_ACCOUNTS", value_delimiter = ',')]
+    /// Only these accounts (comma-separated 12-digit ids).
+    #[arg(long, env = "CTPARQUET_ACCOUNTS", value_delimiter = ',', value_parser = parse_account)]
     pub accounts: Option<Vec<String>>,
-    /// Only these regions (comma-separated).
-    #[arg(long, env = "CTPARQUET_REGIONS", value_delimiter = ',')]
+    /// Only these regions (comma-separated, e.g. us-east-1,eu-west-1).
+    #[arg(long, env = "CTPARQUET_REGIONS", value_delimiter = ',', value_parser = parse_region)]
     pub regions: Option<Vec<String>>,
     /// Date folders after a day that are read for its late events.
     #[arg(long, env = "CTPARQUET_LATENESS_DAYS", default_value_t = 1)]

@@ -63,6 +63,22 @@ pub struct ConvertOptions {
     pub deadline: Option<Instant>,
 }
 
+/// Events of a trail not written by this run, by (day, why): how many, and the latest date folder
+/// they were delivered in (for the lateness that would place them).
+type Outside = BTreeMap<(NaiveDate, OutsideReason), (u64, NaiveDate)>;
+
+fn count_outside(
+    outside: &mut Outside,
+    day: NaiveDate,
+    reason: OutsideReason,
+    folder: NaiveDate,
+    events: u64,
+) {
+    let entry = outside.entry((day, reason)).or_insert((0, folder));
+    entry.0 += events;
+    entry.1 = entry.1.max(folder);
+}
+
 impl ConvertOptions {
     /// Options for the days `from ..= to` with every other setting at its default.
     pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
@@ -92,6 +108,9 @@ pub enum ConvertError {
     Options(String),
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The source holds no trail of the table within the allow-lists: nothing to convert.
+    #[error("{0}")]
+    NoTrail(String),
     #[error("{day}: {source}")]
     Sink {
         day: String,
@@ -262,6 +281,14 @@ pub async fn convert(
         opts.regions.as_deref(),
     )
     .await?;
+    if discovery.trails.is_empty() {
+        let why = source::explain_no_trail(source, &discovery, opts.table.folders).await?;
+        return Err(ConvertError::NoTrail(why));
+    }
+    run.summary.warnings = discovery.unmatched(opts.accounts.as_deref(), opts.regions.as_deref());
+    for warning in &run.summary.warnings {
+        tracing::warn!("{warning}");
+    }
     run.summary.skipped_folders = discovery.skipped_folders;
     let trails = discovery.trails;
     let last_folder = opts
@@ -372,7 +399,7 @@ impl Run<'_> {
             .take_while(|d| *d <= opts.to)
             .map(|d| (d, OpenDay::new(opts.table)))
             .collect();
-        let mut outside: BTreeMap<(NaiveDate, OutsideReason), u64> = BTreeMap::new();
+        let mut outside: Outside = BTreeMap::new();
         let mut file_seq: u64 = 0;
 
         for (folder_date, files) in folders {
@@ -481,13 +508,20 @@ impl Run<'_> {
         while let Some((date, day)) = days.pop_first() {
             self.finish_day(trail, date, day).await?;
         }
-        for ((date, reason), events) in outside {
+        for ((date, reason), (events, last_folder)) in outside {
+            let lateness_needed = (reason == OutsideReason::BeyondLateness).then(|| {
+                (last_folder - date)
+                    .num_days()
+                    .try_into()
+                    .unwrap_or(u32::MAX)
+            });
             self.summary.outside_range.push(OutsideDay {
                 account: trail.account.clone(),
                 region: trail.region.clone(),
                 date: iso_date(date),
                 events,
                 reason,
+                lateness_needed,
             });
         }
         Ok(())
@@ -540,7 +574,7 @@ impl Run<'_> {
         folder_date: NaiveDate,
         first_seq: u64,
         days: &mut BTreeMap<NaiveDate, OpenDay>,
-        outside: &mut BTreeMap<(NaiveDate, OutsideReason), u64>,
+        outside: &mut Outside,
     ) -> Result<usize, ConvertError> {
         let DecodedChunk {
             batch,
@@ -571,7 +605,7 @@ impl Run<'_> {
                     Delivery::BeyondLateness => OutsideReason::BeyondLateness,
                     Delivery::BeforeEventTime => OutsideReason::DeliveredBeforeEventTime,
                 };
-                *outside.entry((date, reason)).or_default() += 1;
+                count_outside(outside, date, reason, folder_date, 1);
             }
             let file_seq = first_seq + i as u64;
             for (record, row) in rows.enumerate() {
@@ -599,7 +633,7 @@ impl Run<'_> {
                 (None, Some(day)) => day,
                 (reason, _) => {
                     let reason = reason.unwrap_or(OutsideReason::DayNotRequested);
-                    *outside.entry((date, reason)).or_default() += rows.len() as u64;
+                    count_outside(outside, date, reason, folder_date, rows.len() as u64);
                     continue;
                 }
             };

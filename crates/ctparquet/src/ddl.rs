@@ -275,6 +275,13 @@ mod tests {
     }
 
     #[test]
+    fn every_known_region_is_a_region_name() {
+        for region in AWS_REGIONS {
+            assert!(crate::layout::is_region(region), "{region}");
+        }
+    }
+
+    #[test]
     fn enum_accounts_are_listed() {
         let mut t = table();
         t.accounts = AccountProjection::Enum(vec!["012345678901".into(), "111122223333".into()]);

@@ -24,17 +24,37 @@ pub fn is_account_id(name: &str) -> bool {
     name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Is this a region name (`us-east-1`, `ap-southeast-4`, `us-gov-west-1`)?
+/// The words between a region's area code and its number (`us-EAST-1`, `us-GOV-west-1`,
+/// `us-ISOB-east-1`). A new region reuses them, a typo (`us-esat-1`) does not.
+const REGION_WORDS: &[&str] = &[
+    "east",
+    "west",
+    "north",
+    "south",
+    "central",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "gov",
+    "iso",
+    "isob",
+    "isoe",
+    "isof",
+];
+
+/// Is this a region name (`us-east-1`, `ap-southeast-4`, `us-gov-west-1`)? A two-letter area,
+/// then words of [`REGION_WORDS`], then a number: regions AWS opens later pass too.
 pub fn is_region(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty())
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|word| REGION_WORDS.contains(word))
+        && !parts[parts.len() - 1].is_empty()
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Is this object name a CloudTrail log file? Log files end in `.json.gz`; uncompressed `.json`
@@ -113,6 +133,23 @@ mod tests {
             is_region("us-east-1") && is_region("us-gov-west-1") && is_region("ap-southeast-4")
         );
         assert!(!is_region("CloudTrail") && !is_region("us-east") && !is_region(".."));
+        for name in [
+            "us-esat-1",
+            "us..east-1",
+            "us-east-",
+            "eu-west-1a",
+            "US-EAST-1",
+        ] {
+            assert!(!is_region(name), "{name}");
+        }
+        for name in [
+            "ap-northeast-3",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+            "mx-central-1",
+        ] {
+            assert!(is_region(name), "{name}");
+        }
         assert!(is_log_file_name(
             "1_CloudTrail_us-east-1_20250306T0320Z_ZgdYr0lP8M9fWEH8.json.gz"
         ));

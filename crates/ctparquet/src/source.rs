@@ -2,7 +2,7 @@
 //! (`AWSLogs/`, organization, account, `CloudTrail/`, region, date folder): never a scan of the
 //! whole bucket, and never outside the source prefix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use object_store::path::Path;
@@ -34,8 +34,95 @@ pub struct SourceError {
 pub struct Discovery {
     /// The table's trails, sorted by account, then region.
     pub trails: Vec<Trail>,
-    /// Folders under the accounts that are not the table's (`ACCOUNT/CloudTrail-Digest`, ...).
+    /// Folders under the accounts that are not the table's (`ACCOUNT/CloudTrail-Digest`, ...),
+    /// and folders under `AWSLogs/` or a trail that are not an account or region.
     pub skipped_folders: Vec<String>,
+    /// Every account and region seen, before the allow-lists (to say what an allow-list
+    /// entry that matches nothing could have been).
+    pub accounts_found: BTreeSet<String>,
+    pub regions_found: BTreeSet<String>,
+}
+
+impl Discovery {
+    /// Warnings for allow-list entries that match nothing found.
+    pub fn unmatched(
+        &self,
+        accounts: Option<&[String]>,
+        regions: Option<&[String]>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for (flag, allowed, found) in [
+            ("--accounts", accounts, &self.accounts_found),
+            ("--regions", regions, &self.regions_found),
+        ] {
+            for entry in allowed.unwrap_or_default() {
+                if !found.contains(entry) {
+                    out.push(format!(
+                        "{flag} {entry} matches nothing in the source (found: {})",
+                        list_or_none(found)
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn list_or_none(items: &BTreeSet<String>) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Why a source yielded no trail, with the likely fix: SOURCE given one level too deep (the
+/// `AWSLogs` folder itself, an account or a trail folder), no `AWSLogs/` at all, or allow-lists
+/// that exclude everything found.
+pub async fn explain_no_trail(
+    source: &Location,
+    found: &Discovery,
+    folders: &[&str],
+) -> Result<String, SourceError> {
+    let shown = source.display.trim_end_matches('/');
+    if !found.accounts_found.is_empty() {
+        return Ok(format!(
+            "no {} trail under {shown}/AWSLogs matches the accounts and regions asked for (accounts found: {}; regions found: {})",
+            folders.join(" or "),
+            list_or_none(&found.accounts_found),
+            list_or_none(&found.regions_found)
+        ));
+    }
+    let top = list_dirs(source, &source.prefix).await?;
+    let parent = shown.rsplit_once('/').map_or(".", |(p, _)| p);
+    let inside = if top
+        .iter()
+        .any(|d| layout::is_account_id(d) || layout::is_org_id(d))
+    {
+        Some("the AWSLogs folder itself")
+    } else if top.iter().any(|d| folders.contains(&d.as_str())) {
+        Some("an account folder inside AWSLogs/")
+    } else if top.iter().any(|d| layout::is_region(d)) {
+        Some("a CloudTrail folder inside AWSLogs/")
+    } else {
+        None
+    };
+    Ok(match inside {
+        Some(what) => format!(
+            "SOURCE {shown} looks like {what}: give the folder that holds AWSLogs/ (for `{shown}` that is `{parent}` or above), and choose accounts and regions with --accounts and --regions"
+        ),
+        None if found.skipped_folders.is_empty() && top.is_empty() => format!(
+            "SOURCE {shown} is empty or does not exist: give the folder (or s3://BUCKET/PREFIX) that holds AWSLogs/"
+        ),
+        None => format!(
+            "no AWSLogs/ folder with an account in it under {shown}: give the folder (or s3://BUCKET/PREFIX) that holds AWSLogs/ (found: {})",
+            if top.is_empty() {
+                "nothing".to_string()
+            } else {
+                top.join(", ")
+            }
+        ),
+    })
 }
 
 /// What a date folder holds.
@@ -73,6 +160,9 @@ pub async fn discover(
 ) -> Result<Discovery, SourceError> {
     let aws_logs = source.prefix.clone().join("AWSLogs");
     let mut account_roots: Vec<(String, Path)> = Vec::new();
+    let mut found = Discovery::default();
+    let mut skipped_folders = Vec::new();
+    let mut skip = |path: Path| skipped_folders.push(source.relative(&path).to_string());
     for name in list_dirs(source, &aws_logs).await? {
         if layout::is_account_id(&name) {
             account_roots.push((name.clone(), aws_logs.clone().join(name)));
@@ -81,31 +171,34 @@ pub async fn discover(
             for account in list_dirs(source, &org).await? {
                 if layout::is_account_id(&account) {
                     account_roots.push((account.clone(), org.clone().join(account)));
+                } else {
+                    skip(org.clone().join(account.as_str()));
                 }
             }
+        } else {
+            skip(aws_logs.clone().join(name.as_str()));
         }
     }
     let mut trails: BTreeMap<(String, String), Vec<Path>> = BTreeMap::new();
-    let mut skipped_folders = Vec::new();
     for (account, root) in account_roots {
+        found.accounts_found.insert(account.clone());
         if accounts.is_some_and(|allowed| !allowed.contains(&account)) {
             continue;
         }
         for folder in list_dirs(source, &root).await? {
             if !folders.contains(&folder.as_str()) {
                 // Digests, other tables, Config snapshots...: never read as this table's records.
-                skipped_folders.push(
-                    source
-                        .relative(&root.clone().join(folder.as_str()))
-                        .to_string(),
-                );
+                skip(root.clone().join(folder.as_str()));
                 continue;
             }
             let events = root.clone().join(folder.as_str());
             for region in list_dirs(source, &events).await? {
-                if !layout::is_region(&region)
-                    || regions.is_some_and(|allowed| !allowed.contains(&region))
-                {
+                if !layout::is_region(&region) {
+                    skip(events.clone().join(region.as_str()));
+                    continue;
+                }
+                found.regions_found.insert(region.clone());
+                if regions.is_some_and(|allowed| !allowed.contains(&region)) {
                     continue;
                 }
                 trails
@@ -127,10 +220,9 @@ pub async fn discover(
             }
         })
         .collect();
-    Ok(Discovery {
-        trails,
-        skipped_folders,
-    })
+    found.trails = trails;
+    found.skipped_folders = skipped_folders;
+    Ok(found)
 }
 
 /// The files delivered to one trail on one date (all its region roots), sorted by key.

@@ -44,6 +44,10 @@ pub struct OutsideDay {
     pub date: String,
     pub events: u64,
     pub reason: OutsideReason,
+    /// For events delivered beyond the lateness window: the `--lateness-days` that would place
+    /// every one of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lateness_needed: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,6 +70,9 @@ pub enum OutsideReason {
 /// sum(failed_days.events_not_written)`. Events in bad files are not read (see `bad_files`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Summary {
+    /// Things the user should know that did not stop the run (allow-list entries that match
+    /// nothing, ...).
+    pub warnings: Vec<String>,
     pub source_files_read: u64,
     pub source_bytes_read: u64,
     pub events_read: u64,
@@ -209,23 +216,57 @@ impl fmt::Display for Summary {
                 writeln!(f, "  {}: {}", b.file, b.error)?;
             }
         }
-        if !self.outside_range.is_empty() {
-            writeln!(
-                f,
-                "\nevents not written by this run (convert those days to place them):"
-            )?;
-            for d in &self.outside_range {
-                let why = match d.reason {
-                    OutsideReason::DayNotRequested => "day not in the range",
-                    OutsideReason::BeyondLateness => "delivered after --lateness-days",
-                    OutsideReason::DeliveredBeforeEventTime => "in a folder dated before the event",
-                };
+        // Three kinds of events not written, each with what to do about it. Events of other
+        // days seen in a folder read for late events are no loss: their own day's run takes them.
+        let groups = [
+            (
+                OutsideReason::DayNotRequested,
+                "events of days not converted (seen in folders read for late events; \
+                 converting those days writes them):",
+            ),
+            (
+                OutsideReason::BeyondLateness,
+                "events delivered later than --lateness-days after their day (not written; \
+                 convert their day again with the lateness shown):",
+            ),
+            (
+                OutsideReason::DeliveredBeforeEventTime,
+                "events in a folder dated before their eventTime (clock skew; not written by \
+                 any run, only reported):",
+            ),
+        ];
+        for (reason, heading) in groups {
+            let mut rows = self.outside_range.iter().filter(|d| d.reason == reason);
+            let Some(first) = rows.next() else { continue };
+            writeln!(f, "\n{heading}")?;
+            for d in std::iter::once(first).chain(rows) {
+                let hint = d
+                    .lateness_needed
+                    .map(|n| format!("  (--lateness-days {n})"))
+                    .unwrap_or_default();
                 writeln!(
                     f,
-                    "  {} {:<15} {}  {:>10} events  ({why})",
+                    "  {} {:<15} {}  {:>10} events{hint}",
                     d.account, d.region, d.date, d.events
                 )?;
             }
+        }
+        let lost: u64 = self
+            .outside_range
+            .iter()
+            .filter(|d| d.reason != OutsideReason::DayNotRequested)
+            .map(|d| d.events)
+            .sum::<u64>()
+            + self
+                .failed_days
+                .iter()
+                .map(|d| d.events_not_written)
+                .sum::<u64>();
+        if lost == 0 && self.bad_files.is_empty() {
+            writeln!(
+                f,
+                "\nevery event of the days converted was written (or dropped as a duplicate)"
+            )?;
         }
         Ok(())
     }

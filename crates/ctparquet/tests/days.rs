@@ -92,6 +92,33 @@ fn late_events_cross_midnight_month_and_year_ends() {
     let by_day = names_by_day(&read_output(&dest));
     assert_eq!(by_day[&date("2026-01-01")], ["y2", "late2"]);
 
+    // A range that reads folder 01-03 with lateness 1 meets it too late for its day: reported
+    // with the lateness that would place it, not as a day that was not asked for.
+    let summary = convert(
+        &src,
+        &dest,
+        &ConvertOptions::days(date("2026-01-02"), date("2026-01-03")),
+    );
+    let late = summary
+        .outside_range
+        .iter()
+        .find(|d| d.reason == OutsideReason::BeyondLateness)
+        .expect("the two-days-late event is reported");
+    assert_eq!(
+        (late.date.as_str(), late.lateness_needed),
+        ("2026-01-01", Some(2))
+    );
+    let text = summary.to_string();
+    assert!(
+        text.contains("delivered later than --lateness-days"),
+        "{text}"
+    );
+    assert!(text.contains("(--lateness-days 2)"), "{text}");
+    assert!(
+        !text.contains("every event of the days converted was written"),
+        "{text}"
+    );
+
     // Month end: Jan 31 is gathered from folder Feb 1.
     let summary = convert(
         &src,
