@@ -98,7 +98,7 @@ def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), 
         label = f"ctparquet, {n} day(s)" if len(convert) > 1 else "ctparquet"
         tools.append((label, lambda n=n: ctparquet(src, work / name / f"ctparquet-{n}", n)))
     if peers:
-        glue = json.loads(subprocess.run([BIN, "ddl", "glue", "--dest", "s3://x/y"], check=True,
+        glue = json.loads(subprocess.run([BIN, "ddl", "glue", "s3://x/y"], check=True,
                                          capture_output=True, text=True).stdout)
         cast = {"string": "r->>'{n}'", "boolean": "(r->>'{n}')::BOOLEAN", "timestamp": "(r->>'{n}')::TIMESTAMPTZ"}
         columns = ", ".join(cast.get(c["type"], "r->'{n}'").format(n=c["name"]) + f' AS "{c["name"]}"'

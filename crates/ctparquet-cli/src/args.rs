@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use ctparquet::ConvertOptions;
 pub use ctparquet_config::convert_options;
-use ctparquet_config::{DaysArgs, S3Args, TableArg, TuningArgs, clean_list};
+use ctparquet_config::{DaysArgs, S3Args, S3WriteArgs, TableArg, TuningArgs, clean_list};
 use ctparquet_gen::GenOptions;
 
 #[derive(Parser, Debug)]
@@ -16,7 +16,16 @@ use ctparquet_gen::GenOptions;
     long_about = "Convert AWS CloudTrail logs into day-collated, Hive-partitioned Parquet.\n\n\
         Reads SOURCE/AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz and writes\n\
         DEST/account=ACCOUNT/region=REGION/year=YYYY/month=MM/day=DD/part-NNNNN.parquet,\n\
-        each day holding exactly the events whose eventTime falls on it, once each."
+        each day holding exactly the events whose eventTime falls on it, once each.",
+    after_help = "Examples:\n  \
+        ctparquet convert ./trail ./lake --date 2026-01-05\n  \
+        ctparquet convert s3://logs/org s3://lake/cloudtrail --from 2026-01-01 --to 2026-01-31 --profile sec\n  \
+        ctparquet verify ./trail ./lake --date 2026-01-05\n  \
+        ctparquet ddl athena s3://lake/cloudtrail --database security\n\n\
+        AWS credentials and region come from the standard AWS chain (AWS_PROFILE or --profile, SSO, \
+        credential_process, environment, instance roles).\n\
+        Exit codes: 0 done; 1 error (I/O, S3, no trail found); 2 usage error or bad input files; \
+        3 verify found differences."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,9 +49,48 @@ pub enum Command {
     /// Rebuild a range of days: send one job per day to the Lambda's queue (--enqueue), or
     /// convert here, one account, region and day at a time.
     Backfill(BackfillArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+        ctparquet completions bash > ~/.local/share/bash-completion/completions/ctparquet\n  \
+        ctparquet completions zsh > \"${fpath[1]}/_ctparquet\"\n  \
+        ctparquet completions fish > ~/.config/fish/completions/ctparquet.fish")]
+    Completions { shell: clap_complete::Shell },
+    /// Write man pages (ctparquet.1 and one per command) into a folder.
+    #[command(after_help = "Example:\n  ctparquet man ~/.local/share/man/man1 && man ctparquet")]
+    Man {
+        /// Folder to write the pages into (made if missing).
+        out_dir: std::path::PathBuf,
+    },
+}
+
+/// The DEST of a command: positional, as in every command; `--dest` is the old spelling.
+#[derive(Args, Debug)]
+pub struct DestArg {
+    /// The destination given to `convert`: a folder or s3://BUCKET/PREFIX.
+    #[arg(required_unless_present = "dest_flag", value_name = "DEST")]
+    pub dest: Option<String>,
+    /// Deprecated spelling of DEST (kept so old scripts work).
+    #[arg(long = "dest", hide = true, conflicts_with = "dest")]
+    pub dest_flag: Option<String>,
+}
+
+impl DestArg {
+    /// DEST, with a note on stderr when the old `--dest` spelling was used.
+    pub fn get(&self) -> String {
+        if let Some(dest) = &self.dest_flag {
+            eprintln!(
+                "note: --dest DEST is deprecated; give DEST as an argument, as in every command"
+            );
+            return dest.clone();
+        }
+        self.dest.clone().expect("clap requires DEST or --dest")
+    }
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    ctparquet backfill --from 2025-01-01 --to 2025-12-31 --enqueue https://sqs.eu-west-1.amazonaws.com/111122223333/ctparquet-jobs\n  \
+    ctparquet backfill ./trail ./lake --from 2026-01-01 --to 2026-01-31 --accounts 111122223333")]
 pub struct BackfillArgs {
     /// Folder (or bucket prefix) that holds AWSLogs/ (to convert here; not with --enqueue).
     #[arg(required_unless_present = "enqueue", conflicts_with = "enqueue")]
@@ -59,30 +107,42 @@ pub struct BackfillArgs {
     #[command(flatten)]
     pub tuning: TuningArgs,
     /// Print the outcome as JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub s3_writes: S3WriteArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    ctparquet ddl athena s3://lake/cloudtrail --database security   # accounts: the account= folders found\n  \
+    ctparquet ddl athena s3://lake/cloudtrail --accounts 111122223333,444455556666\n  \
+    ctparquet ddl duckdb ./lake\n  \
+    ctparquet ddl polars ./lake")]
 pub struct DdlArgs {
     /// athena (CREATE EXTERNAL TABLE with partition projection), glue (the same table as JSON, for
     /// infrastructure code), duckdb (a view) or polars (a scan).
     #[arg(value_parser = ["athena", "glue", "duckdb", "polars"])]
     pub engine: String,
     /// Where the output is: s3://BUCKET/PREFIX for Athena, a folder or URL for DuckDB and Polars.
-    #[arg(long)]
-    pub dest: String,
+    #[command(flatten)]
+    pub dest: DestArg,
     /// Glue database (athena).
     #[arg(long, default_value = "cloudtrail")]
     pub database: String,
     /// Table (athena) or view (duckdb) name.
     #[arg(long, default_value = "cloudtrail")]
     pub table: String,
-    /// Project these accounts as an enum; without it the account is injected (queries name it).
-    #[arg(long, value_delimiter = ',')]
+    /// Accounts of the account enum (default: the account= folders found under --dest).
+    #[arg(long, value_delimiter = ',', value_parser = ctparquet_config::parse_account)]
     pub accounts: Option<Vec<String>>,
+    /// How Athena projects the account: enum (queries may leave the account out: every query of
+    /// queries/athena runs) or injected (no list to keep, but every query must name its
+    /// accounts: `WHERE account = '...'` or `IN (...)`).
+    #[arg(long, value_enum, default_value_t = AccountProjectionArg::Enum)]
+    pub account_projection: AccountProjectionArg,
     /// Regions of the region enum (default: every AWS region).
     #[arg(long, value_delimiter = ',')]
     pub regions: Option<Vec<String>>,
@@ -95,13 +155,24 @@ pub struct DdlArgs {
     /// The table described.
     #[arg(long, value_enum, default_value_t = TableArg::Events)]
     pub kind: TableArg,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// How the Athena table projects the account partition.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountProjectionArg {
+    Enum,
+    Injected,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    ctparquet retention s3://lake/cloudtrail --keep-days 365            # lists what would go\n  \
+    ctparquet retention s3://lake/cloudtrail --keep-days 365 --apply")]
 pub struct RetentionArgs {
-    /// The destination folder or s3:// prefix given to `convert`.
-    #[arg(long)]
-    pub dest: String,
+    #[command(flatten)]
+    pub dest: DestArg,
     /// Keep this many days before today (UTC); older day partitions are removed.
     #[arg(long)]
     pub keep_days: u32,
@@ -112,13 +183,22 @@ pub struct RetentionArgs {
     #[arg(long)]
     pub today: Option<NaiveDate>,
     /// Print JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub s3: S3Args,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    ctparquet convert ./trail ./lake --date 2026-01-05\n  \
+    ctparquet convert ./trail ./lake --from 2026-01-01 --to 2026-01-31 --accounts 111122223333 --regions us-east-1\n  \
+    ctparquet convert s3://logs/org s3://lake/cloudtrail --date 2026-01-05 --profile sec\n  \
+    ctparquet convert ./trail ./lake --date 2026-01-05 --json > summary.json\n\n\
+    SOURCE holds AWSLogs/ (not AWSLogs/ itself). Every option also reads CTPARQUET_<NAME> \
+    (--memory-budget: CTPARQUET_MEMORY_BUDGET).\n\
+    Exit codes: 0 done; 1 error (I/O, S3, no trail found); 2 usage error or days not written \
+    because of bad input files.")]
 pub struct ConvertArgs {
     /// Folder (or bucket prefix) that holds AWSLogs/.
     pub source: String,
@@ -129,14 +209,16 @@ pub struct ConvertArgs {
     #[command(flatten)]
     pub tuning: TuningArgs,
     /// Print the summary as JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Print nothing but errors.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub quiet: bool,
 
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub s3_writes: S3WriteArgs,
 }
 
 impl ConvertArgs {
@@ -147,6 +229,12 @@ impl ConvertArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    ctparquet verify ./trail ./lake --date 2026-01-05\n  \
+    ctparquet verify s3://logs/org s3://lake/cloudtrail --from 2026-01-01 --to 2026-01-31 --json\n\n\
+    Give the days, accounts, regions, lateness and table given to convert.\n\
+    Exit codes: 0 the destination holds exactly the source events; 1 error; 2 usage error; \
+    3 differences found (listed).")]
 pub struct VerifyArgs {
     /// Folder (or bucket prefix) that holds AWSLogs/.
     pub source: String,
@@ -156,7 +244,7 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub days: DaysArgs,
     /// Print the report as JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub s3: S3Args,
@@ -176,17 +264,22 @@ impl VerifyArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ctparquet inspect ./lake\n  ctparquet inspect s3://lake/cloudtrail --json"
+)]
 pub struct InspectArgs {
     /// The destination folder given to `convert`.
     pub dest: String,
     /// Print JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub s3: S3Args,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Example:\n  \
+    ctparquet gen ./trail --accounts 111122223333 --regions us-east-1,eu-west-1 --start 2026-01-04 --days 3")]
 pub struct GenArgs {
     /// Folder to write AWSLogs/ under.
     pub dest: String,

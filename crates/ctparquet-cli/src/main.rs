@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use ctparquet::Location;
+use ctparquet_config::clean_list;
 
 use args::{
     BackfillArgs, Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs,
@@ -46,9 +47,16 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect(args).await,
             Command::Verify(args) => verify(args).await,
             Command::Gen(args) => generate(args),
-            Command::Ddl(args) => ddl(args),
+            Command::Ddl(args) => ddl(args).await,
             Command::Retention(args) => retention(args).await,
             Command::Backfill(args) => backfill(args).await,
+            Command::Completions { shell } => {
+                use clap::CommandFactory;
+                let mut command = Cli::command();
+                clap_complete::generate(shell, &mut command, "ctparquet", &mut std::io::stdout());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Man { out_dir } => man_pages(&out_dir),
         }
     });
     match result {
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
 async fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let json = args.json;
     let opts = args.to_options()?;
-    let s3 = args.s3.to_options();
+    let s3 = args.s3.with_writes(&args.s3_writes);
     let source = Location::parse(&args.source, false, &s3)
         .await
         .context("opening SOURCE")?;
@@ -137,23 +145,43 @@ fn generate(args: GenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ddl(args: DdlArgs) -> Result<ExitCode> {
+async fn ddl(args: DdlArgs) -> Result<ExitCode> {
+    use args::AccountProjectionArg;
+    let dest = args.dest.get();
     use ctparquet::ddl::{AWS_REGIONS, AccountProjection, AthenaTable, duckdb_view, polars_scan};
-    if matches!(args.engine.as_str(), "athena" | "glue") && !args.dest.starts_with("s3://") {
+    let athena_table = matches!(args.engine.as_str(), "athena" | "glue");
+    if athena_table && !dest.starts_with("s3://") {
         anyhow::bail!(
-            "Athena reads S3: --dest must be s3://BUCKET/PREFIX, not {}",
-            args.dest
+            "Athena reads S3: DEST must be s3://BUCKET/PREFIX, not {}",
+            dest
         );
     }
+    let accounts = match (args.account_projection, &args.accounts) {
+        (AccountProjectionArg::Injected, _) => AccountProjection::Injected,
+        (AccountProjectionArg::Enum, Some(list)) => AccountProjection::Enum(clean_list(list)),
+        (AccountProjectionArg::Enum, None) if athena_table => {
+            let location = Location::parse(&dest, false, &args.s3.to_options())
+                .await
+                .context("listing the accounts under DEST")?;
+            let found = ctparquet::inspect::accounts(&location).await?;
+            if found.is_empty() {
+                anyhow::bail!(
+                    "no account= folder under {} yet: convert first, or name the accounts of the \
+                     account enum with --accounts A,B (or choose --account-projection injected, \
+                     with which every query must name its accounts)",
+                    dest
+                );
+            }
+            AccountProjection::Enum(found)
+        }
+        (AccountProjectionArg::Enum, None) => AccountProjection::Injected,
+    };
     let athena = || AthenaTable {
         kind: args.kind.table(),
         database: args.database.clone(),
         table: args.table.clone(),
-        location: args.dest.clone(),
-        accounts: args
-            .accounts
-            .clone()
-            .map_or(AccountProjection::Injected, AccountProjection::Enum),
+        location: dest.clone(),
+        accounts: accounts.clone(),
         regions: args
             .regions
             .clone()
@@ -167,15 +195,39 @@ fn ddl(args: DdlArgs) -> Result<ExitCode> {
             "{}\n",
             serde_json::to_string_pretty(&ctparquet::ddl::glue_table_json(&athena()))?
         ),
-        "duckdb" => duckdb_view(&args.dest, &args.table),
-        _ => polars_scan(&args.dest),
+        "duckdb" => duckdb_view(&dest, &args.table),
+        _ => polars_scan(&dest),
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
+/// ctparquet.1 and ctparquet-COMMAND.1 for each command.
+fn man_pages(out_dir: &std::path::Path) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let command = Cli::command();
+    let mut written = Vec::new();
+    let mut write = |name: String, page: &clap::Command| -> Result<()> {
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(page.clone().name(name.clone())).render(&mut bytes)?;
+        let path = out_dir.join(format!("{name}.1"));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+        Ok(())
+    };
+    write("ctparquet".into(), &command)?;
+    for sub in command.get_subcommands() {
+        write(format!("ctparquet-{}", sub.get_name()), sub)?;
+    }
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn retention(args: RetentionArgs) -> Result<ExitCode> {
-    let dest = Location::parse(&args.dest, false, &args.s3.to_options())
+    let dest = Location::parse(&args.dest.get(), false, &args.s3.to_options())
         .await
         .context("opening DEST")?;
     let today = args
@@ -236,7 +288,7 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     };
     // Check the settings before listing anything.
     args::convert_options(from, to, scope, &args.tuning)?;
-    let s3 = args.s3.to_options();
+    let s3 = args.s3.with_writes(&args.s3_writes);
     let source = Location::parse(source, false, &s3)
         .await
         .context("opening SOURCE")?;

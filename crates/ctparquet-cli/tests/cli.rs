@@ -228,3 +228,86 @@ fn the_summary_tells_days_not_converted_from_events_too_late() {
         "{text}"
     );
 }
+
+#[test]
+fn help_is_grouped_with_examples_and_only_the_options_a_command_uses() {
+    let help = String::from_utf8(ctparquet(&["convert", "--help"]).stdout).unwrap();
+    for heading in [
+        "Scope:",
+        "Performance:",
+        "Parquet:",
+        "S3:",
+        "Output:",
+        "Examples:",
+    ] {
+        assert!(help.contains(heading), "{heading} missing:\n{help}");
+    }
+    assert!(help.contains("--sse-kms-key-id") && help.contains("--profile"));
+    // Commands that only read have no write options.
+    for command in ["verify", "inspect", "retention"] {
+        let help = String::from_utf8(ctparquet(&[command, "--help"]).stdout).unwrap();
+        assert!(help.contains("Examples:"), "{command}");
+        assert!(help.contains("--profile"), "{command}");
+        assert!(!help.contains("--sse-kms-key-id"), "{command}");
+        assert!(!help.contains("--bucket-owner-full-control"), "{command}");
+        assert!(!help.contains("--compression"), "{command}");
+    }
+}
+
+#[test]
+fn dest_is_an_argument_everywhere_and_the_old_flag_still_works() {
+    let work = tempfile::tempdir().unwrap();
+    let lake = work.path().join("lake").display().to_string();
+    assert!(convert_sample(&sample(), &[]).status.success());
+    let out = ctparquet(&[
+        "convert",
+        &sample(),
+        &lake,
+        "--date",
+        "2026-01-05",
+        "--quiet",
+    ]);
+    assert!(out.status.success());
+    let new = ctparquet(&[
+        "retention",
+        &lake,
+        "--keep-days",
+        "1",
+        "--today",
+        "2026-03-01",
+    ]);
+    let old = ctparquet(&[
+        "retention",
+        "--dest",
+        &lake,
+        "--keep-days",
+        "1",
+        "--today",
+        "2026-03-01",
+    ]);
+    assert!(new.status.success() && old.status.success());
+    assert_eq!(new.stdout, old.stdout);
+    assert!(stderr(&old).contains("--dest DEST is deprecated"));
+    assert!(!stderr(&new).contains("deprecated"));
+    let new = ctparquet(&["ddl", "duckdb", &lake]);
+    let old = ctparquet(&["ddl", "duckdb", "--dest", &lake]);
+    assert_eq!(new.stdout, old.stdout);
+    assert!(String::from_utf8_lossy(&new.stdout).contains("CREATE OR REPLACE VIEW"));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_same_definitions() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = ctparquet(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("lateness-days"), "{shell}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = ctparquet(&["man", &dir.path().display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.path().join("ctparquet-convert.1")).unwrap();
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
+    assert!(page.contains("lateness\\-days"), "{page}");
+    assert!(dir.path().join("ctparquet.1").is_file());
+}

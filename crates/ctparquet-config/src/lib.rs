@@ -105,6 +105,7 @@ pub fn clean_list(items: &[String]) -> Vec<String> {
 /// credentials files (keys, SSO, credential_process, assumed roles), web identity, container
 /// and instance credentials; the endpoint from AWS_ENDPOINT_URL(_S3).
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "S3")]
 pub struct S3Args {
     /// AWS profile of ~/.aws/config to sign in with (default: AWS_PROFILE, else `default`).
     #[arg(long, env = "CTPARQUET_PROFILE")]
@@ -127,19 +128,31 @@ pub struct S3Args {
     /// Timeout of one S3 request, in seconds.
     #[arg(long, env = "CTPARQUET_S3_REQUEST_TIMEOUT_SECS", default_value_t = S3Options::default().request_timeout.as_secs())]
     pub s3_request_timeout_secs: u64,
+    /// Fail unless buckets belong to this account id.
+    #[arg(long, env = "CTPARQUET_EXPECTED_BUCKET_OWNER")]
+    pub expected_bucket_owner: Option<String>,
+}
+
+/// How written S3 objects are encrypted and owned (commands that write only).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "S3")]
+pub struct S3WriteArgs {
     /// Encrypt written objects with this KMS key (SSE-KMS).
     #[arg(long, env = "CTPARQUET_SSE_KMS_KEY_ID")]
     pub sse_kms_key_id: Option<String>,
     /// Written objects: grant the bucket owner full control (cross-account destinations).
     #[arg(long, env = "CTPARQUET_BUCKET_OWNER_FULL_CONTROL")]
     pub bucket_owner_full_control: bool,
-    /// Fail unless buckets belong to this account id.
-    #[arg(long, env = "CTPARQUET_EXPECTED_BUCKET_OWNER")]
-    pub expected_bucket_owner: Option<String>,
 }
 
 impl S3Args {
+    /// The options of a command that only reads.
     pub fn to_options(&self) -> S3Options {
+        self.with_writes(&S3WriteArgs::default())
+    }
+
+    /// The options of a command that writes.
+    pub fn with_writes(&self, writes: &S3WriteArgs) -> S3Options {
         let d = S3Options::default();
         S3Options {
             profile: self.profile.clone(),
@@ -149,8 +162,8 @@ impl S3Args {
             max_retries: self.s3_max_retries,
             retry_timeout: std::time::Duration::from_secs(self.s3_retry_timeout_secs),
             request_timeout: std::time::Duration::from_secs(self.s3_request_timeout_secs),
-            sse_kms_key_id: self.sse_kms_key_id.clone(),
-            bucket_owner_full_control: self.bucket_owner_full_control,
+            sse_kms_key_id: writes.sse_kms_key_id.clone(),
+            bucket_owner_full_control: writes.bucket_owner_full_control,
             expected_bucket_owner: self.expected_bucket_owner.clone(),
             ..d
         }
@@ -159,6 +172,7 @@ impl S3Args {
 
 /// Which trails and table a run covers, and how late events may come.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Scope")]
 pub struct ScopeArgs {
     /// Only these accounts (comma-separated 12-digit ids).
     #[arg(long, env = "CTPARQUET_ACCOUNTS", value_delimiter = ',', value_parser = parse_account)]
@@ -192,6 +206,7 @@ impl ScopeArgs {
 
 /// Which days a command works on (the same for convert, verify and backfill).
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Scope")]
 pub struct DaysArgs {
     /// One UTC day (YYYY-MM-DD).
     #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
@@ -223,9 +238,10 @@ impl DaysArgs {
 
 /// How a conversion reads, holds and writes: everything but what and where.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Performance")]
 pub struct TuningArgs {
     /// Report bad files and go on, instead of leaving the days they may hold events of unwritten.
-    #[arg(long, env = "CTPARQUET_SKIP_BAD_FILES")]
+    #[arg(long, help_heading = "Scope", env = "CTPARQUET_SKIP_BAD_FILES")]
     pub skip_bad_files: bool,
     /// Delivery files read at once (reads overlap so per-request latency is hidden).
     #[arg(long, env = "CTPARQUET_CONCURRENCY", default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
@@ -243,29 +259,44 @@ pub struct TuningArgs {
     #[arg(long, env = "CTPARQUET_WORK_DIR")]
     pub work_dir: Option<std::path::PathBuf>,
     /// Compression: zstd[:LEVEL], gzip[:LEVEL], snappy, lz4 or none.
-    #[arg(long, env = "CTPARQUET_COMPRESSION", default_value = "zstd:3")]
+    #[arg(
+        long,
+        help_heading = "Parquet",
+        env = "CTPARQUET_COMPRESSION",
+        default_value = "zstd:3"
+    )]
     pub compression: Codec,
     /// Rows per row group at most.
-    #[arg(long, env = "CTPARQUET_ROW_GROUP_ROWS", default_value_t = ParquetOptions::default().row_group_rows)]
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_ROW_GROUP_ROWS", default_value_t = ParquetOptions::default().row_group_rows)]
     pub row_group_rows: usize,
     /// Start a new part file once one reaches this size.
-    #[arg(long, env = "CTPARQUET_TARGET_FILE_SIZE", default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_TARGET_FILE_SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub target_file_size: u64,
     /// Statistics: none, chunk (per row group) or page (also the page index).
-    #[arg(long, env = "CTPARQUET_STATISTICS", default_value = "page")]
+    #[arg(
+        long,
+        help_heading = "Parquet",
+        env = "CTPARQUET_STATISTICS",
+        default_value = "page"
+    )]
     pub statistics: Statistics,
     /// Columns with a bloom filter (comma-separated leaf paths, e.g. userIdentity.arn; "" for none).
-    #[arg(long, env = "CTPARQUET_BLOOM_FILTER_COLUMNS", value_delimiter = ',')]
+    #[arg(
+        long,
+        help_heading = "Parquet",
+        env = "CTPARQUET_BLOOM_FILTER_COLUMNS",
+        value_delimiter = ','
+    )]
     pub bloom_filter_columns: Option<Vec<String>>,
     /// False-positive probability of the bloom filters.
-    #[arg(long, env = "CTPARQUET_BLOOM_FILTER_FPP", default_value_t = ParquetOptions::default().bloom_filter_fpp)]
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_BLOOM_FILTER_FPP", default_value_t = ParquetOptions::default().bloom_filter_fpp)]
     pub bloom_filter_fpp: f64,
     /// Turn dictionary encoding off.
-    #[arg(long, env = "CTPARQUET_NO_DICTIONARY")]
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_NO_DICTIONARY")]
     pub no_dictionary: bool,
     /// JSON-valued columns (requestParameters, ...): text (plain strings every reader's string
     /// and JSON functions take) or json (Parquet's JSON logical type).
-    #[arg(long, env = "CTPARQUET_JSON_COLUMNS", value_enum, default_value_t = JsonColumnsArg::Text)]
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_JSON_COLUMNS", value_enum, default_value_t = JsonColumnsArg::Text)]
     pub json_columns: JsonColumnsArg,
 }
 
@@ -373,6 +404,8 @@ pub struct LambdaSettings {
     pub tuning: TuningArgs,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub s3_writes: S3WriteArgs,
     #[command(flatten)]
     pub firehose: FirehoseArgs,
 }

@@ -55,7 +55,7 @@ pub struct Report {
 
 impl App {
     pub async fn new(settings: LambdaSettings) -> Result<App> {
-        let s3 = settings.s3.to_options();
+        let s3 = settings.s3.with_writes(&settings.s3_writes);
         let locations = match (&settings.source, &settings.dest) {
             (Some(source), Some(dest)) => Some((
                 Location::parse(source, false, &s3)

@@ -43,6 +43,28 @@ pub struct InspectError {
     pub reason: String,
 }
 
+/// The accounts with an `account=` folder directly under `dest` (one delimiter listing), sorted:
+/// what an Athena account enum lists.
+pub async fn accounts(dest: &Location) -> Result<Vec<String>, InspectError> {
+    let listing = dest
+        .store
+        .list_with_delimiter(Some(&dest.prefix))
+        .await
+        .map_err(|e| InspectError {
+            file: dest.display.clone(),
+            reason: e.to_string(),
+        })?;
+    let mut found: Vec<String> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename()?.strip_prefix("account="))
+        .filter(|a| layout::is_account_id(a))
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
 /// Read the footers of every Parquet file under `dest`.
 pub async fn inspect(dest: &Location) -> Result<Inventory, InspectError> {
     let prefix = (!dest.prefix.as_ref().is_empty()).then_some(&dest.prefix);
