@@ -5,11 +5,14 @@
 locals {
   glue_schema  = jsondecode(file("${path.module}/generated/glue-table.json"))
   glue_regions = length(var.glue_regions) > 0 ? var.glue_regions : (length(var.regions) > 0 ? var.regions : split(",", local.glue_schema.parameters["projection.region.values"]))
-  glue_accounts = length(var.accounts) > 0 ? {
+  # The account enum: what the table lists, so that queries may leave the account out (every
+  # query of queries/athena does). Injected is the explicit alternative for organizations too
+  # large to list, where every query must name its accounts.
+  glue_enum_accounts = length(var.glue_accounts) > 0 ? var.glue_accounts : var.accounts
+  glue_accounts = var.glue_account_projection == "enum" ? {
     "projection.account.type"   = "enum"
-    "projection.account.values" = join(",", var.accounts)
+    "projection.account.values" = join(",", local.glue_enum_accounts)
     } : {
-    # Every query names its account(s): Athena injects them into the location.
     "projection.account.type" = "injected"
   }
 }
@@ -48,6 +51,13 @@ resource "aws_glue_catalog_table" "cloudtrail" {
     },
     local.glue_accounts,
   )
+
+  lifecycle {
+    precondition {
+      condition     = var.glue_account_projection == "injected" || length(local.glue_enum_accounts) > 0
+      error_message = "The Glue table projects the account as an enum of glue_accounts (or accounts): list them (an organization's come from the aws_organizations_organization data source), or set glue_account_projection = \"injected\", with which every Athena query must name its accounts."
+    }
+  }
 
   dynamic "partition_keys" {
     for_each = local.glue_schema.partition_keys

@@ -220,6 +220,28 @@ variable "glue_first_year" {
   default     = 2013
 }
 
+variable "glue_accounts" {
+  description = "Accounts of the Athena account enum (defaults to var.accounts). Needed with glue_account_projection = \"enum\": new accounts are added here."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.glue_accounts : can(regex("^[0-9]{12}$", a))])
+    error_message = "glue_accounts must be 12-digit AWS account ids."
+  }
+}
+
+variable "glue_account_projection" {
+  description = "How Athena projects the account partition: enum (of glue_accounts; every query of queries/athena runs as it is) or injected (nothing to list; every query must name its accounts with = or IN)."
+  type        = string
+  default     = "enum"
+
+  validation {
+    condition     = contains(["enum", "injected"], var.glue_account_projection)
+    error_message = "glue_account_projection must be enum or injected."
+  }
+}
+
 variable "glue_regions" {
   description = "Regions of the region partition projection (defaults to var.regions, else every commercial region)."
   type        = list(string)

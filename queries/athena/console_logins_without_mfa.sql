@@ -1,6 +1,6 @@
 -- Console sign-ins without MFA.
 -- Run as a prepared statement: EXECUTE q USING 20260101, 20260131 (days YYYYMMDD, inclusive).
--- The account is injected by partition projection: add AND account = '...' (or IN (...)).
+-- Runs on the default table (account projected as an enum); with --account-projection injected, add AND account = '...' (or IN (...)).
 SELECT eventTime, account, userIdentity.type AS identity_type, userIdentity.arn AS principal,
        sourceIPAddress, json_extract_scalar(responseElements, '$.ConsoleLogin') AS result
 FROM cloudtrail

@@ -73,7 +73,7 @@ def real(tmp_path_factory):
             unique.append((account, r))
     assert summary["events_written"] == len(unique)
     con = duckdb.connect()
-    view = subprocess.run([BIN, "ddl", "duckdb", "--dest", dest], check=True, capture_output=True, text=True).stdout
+    view = subprocess.run([BIN, "ddl", "duckdb", dest], check=True, capture_output=True, text=True).stdout
     con.execute(view)
     return con, unique
 
@@ -169,7 +169,7 @@ def test_date_predicate_prunes_across_a_month_end(with_garbage):
     # Day 2026-01-31 is garbage: a query whose range stops before or starts after it must not open it.
     dest, summary = with_garbage
     con = duckdb.connect()
-    con.execute(subprocess.run([BIN, "ddl", "duckdb", "--dest", dest], check=True, capture_output=True,
+    con.execute(subprocess.run([BIN, "ddl", "duckdb", dest], check=True, capture_output=True,
                                text=True).stdout)
     per_day = collections.Counter()
     for d in summary["days"]:
@@ -201,7 +201,7 @@ def test_athena_pack_mirrors_the_duckdb_pack():
 def test_athena_ddl_names_every_column_of_the_files(converted):
     import pyarrow.parquet as pq
     dest, _ = converted
-    ddl = subprocess.run([BIN, "ddl", "athena", "--dest", "s3://lake/ct"], check=True, capture_output=True,
+    ddl = subprocess.run([BIN, "ddl", "athena", "s3://lake/ct", "--accounts", "012345678901"], check=True, capture_output=True,
                          text=True).stdout
     f = next(dest.rglob("*.parquet"))
     for name in pq.read_schema(f).names:
@@ -211,7 +211,7 @@ def test_athena_ddl_names_every_column_of_the_files(converted):
 def test_glue_definition_matches_the_files(converted):
     import pyarrow.parquet as pq
     dest, _ = converted
-    glue = json.loads(subprocess.run([BIN, "ddl", "glue", "--dest", "s3://lake/ct"], check=True,
+    glue = json.loads(subprocess.run([BIN, "ddl", "glue", "s3://lake/ct", "--accounts", "012345678901"], check=True,
                                      capture_output=True, text=True).stdout)
     f = next(dest.rglob("*.parquet"))
     assert [c["name"] for c in glue["columns"]] == pq.read_schema(f).names

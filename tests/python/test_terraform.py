@@ -146,7 +146,8 @@ def test_checkov_finds_nothing_unexplained():
 
 
 def test_glue_columns_are_the_code_schema():
-    out = subprocess.run([str(BIN), "ddl", "glue", "--dest", "s3://BUCKET/PREFIX"], capture_output=True,
+    out = subprocess.run([str(BIN), "ddl", "glue", "s3://BUCKET/PREFIX",
+                          "--account-projection", "injected"], capture_output=True,
                          text=True, check=True).stdout
     committed = (MODULE / "generated" / "glue-table.json").read_text()
     assert json.loads(out) == json.loads(committed), "run scripts/gen-terraform.sh"

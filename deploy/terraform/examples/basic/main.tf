@@ -16,6 +16,8 @@ provider "aws" {
   region = "us-east-1"
 }
 
+data "aws_organizations_organization" "this" {}
+
 module "ctparquet" {
   source = "../.."
 
@@ -27,6 +29,7 @@ module "ctparquet" {
   dest_bucket   = "security-data-lake"
   dest_prefix   = "cloudtrail"
   alarm_actions = []
+  glue_accounts = data.aws_organizations_organization.this.accounts[*].id
 
   firehose = {
     enabled         = true
