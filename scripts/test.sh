@@ -28,12 +28,12 @@ cargo build --workspace --locked
 cargo test --workspace --locked
 # The decoder fuzzed for a fixed number of runs (seeded from tests/data/real-cloudtrail).
 scripts/fuzz.sh
-# The deployable Lambda package for x86_64, built the way users build it (cargo-lambda from .venv);
-# the Lambda tests run the binary inside it.
-PATH="$PWD/.venv/bin:$PATH" cargo lambda build --profile lambda --locked --output-format zip -p ctparquet-lambda
+# The deployable Lambda package for x86_64, built the way users build it (scripts/build-lambda.sh,
+# cargo-lambda from .venv); the Lambda tests run the binary inside it.
+scripts/build-lambda.sh x86_64
 rm -rf target/lambda/package && mkdir -p target/lambda/package
 .venv/bin/python -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
-  target/lambda/ctparquet-lambda/bootstrap.zip target/lambda/package
+  target/lambda/ctparquet-lambda-x86_64.zip target/lambda/package
 chmod +x target/lambda/package/bootstrap
 CTPARQUET_BIN="$PWD/target/debug/ctparquet" CTPARQUET_LAMBDA_BIN="$PWD/target/lambda/package/bootstrap" \
   .venv/bin/python -m pytest tests/python -q

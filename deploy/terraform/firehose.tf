@@ -63,8 +63,11 @@ resource "aws_lambda_function" "transformer" {
   function_name                  = "${var.name}-firehose"
   description                    = "ctparquet: Firehose transformation of CloudWatch Logs records with partition keys"
   role                           = aws_iam_role.transformer[0].arn
-  filename                       = var.lambda_zip
-  source_code_hash               = filebase64sha256(var.lambda_zip)
+  filename                       = local.lambda_package.filename
+  source_code_hash               = local.lambda_package.source_code_hash
+  s3_bucket                      = local.lambda_package.s3_bucket
+  s3_key                         = local.lambda_package.s3_key
+  s3_object_version              = local.lambda_package.s3_object_version
   runtime                        = "provided.al2023"
   handler                        = "bootstrap"
   architectures                  = [var.architecture]

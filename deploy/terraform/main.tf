@@ -6,6 +6,16 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
+  # The deployment package: a local zip (hashed, so a new build redeploys) or an S3 object
+  # (its version, if given, redeploys).
+  lambda_package = {
+    filename          = var.lambda_zip
+    source_code_hash  = var.lambda_zip == null ? null : filebase64sha256(var.lambda_zip)
+    s3_bucket         = var.lambda_s3 == null ? null : var.lambda_s3.bucket
+    s3_key            = var.lambda_s3 == null ? null : var.lambda_s3.key
+    s3_object_version = var.lambda_s3 == null ? null : var.lambda_s3.object_version
+  }
+
   # Key prefixes with their slash ("" at the bucket root).
   source_root = var.source_prefix == "" ? "" : "${var.source_prefix}/"
   dest_root   = "${var.dest_prefix}/"
@@ -44,13 +54,16 @@ resource "aws_cloudwatch_log_group" "function" {
 resource "aws_lambda_function" "converter" {
   #checkov:skip=CKV_AWS_117:Talks only to S3 and SQS over their public endpoints; a VPC adds NAT or endpoints and nothing for this workload.
   #checkov:skip=CKV_AWS_50:X-Ray needs xray:PutTraceSegments on "*", which the least-privilege policy refuses; logs and EMF metrics cover operations.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the caller owns; the zip is built from source by cargo lambda.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the caller owns; the zip is a release asset or built from source.
   #checkov:skip=CKV_AWS_173:The environment holds bucket names, a queue URL and tuning, no secrets; Lambda encrypts it at rest with its own key.
   function_name                  = var.name
   description                    = "ctparquet: CloudTrail logs into day-collated Parquet (${local.source_url} -> ${local.dest_url})"
   role                           = aws_iam_role.converter.arn
-  filename                       = var.lambda_zip
-  source_code_hash               = filebase64sha256(var.lambda_zip)
+  filename                       = local.lambda_package.filename
+  source_code_hash               = local.lambda_package.source_code_hash
+  s3_bucket                      = local.lambda_package.s3_bucket
+  s3_key                         = local.lambda_package.s3_key
+  s3_object_version              = local.lambda_package.s3_object_version
   runtime                        = "provided.al2023"
   handler                        = "bootstrap"
   architectures                  = [var.architecture]
@@ -74,6 +87,13 @@ resource "aws_lambda_function" "converter" {
   logging_config {
     log_format = "JSON"
     log_group  = aws_cloudwatch_log_group.function.name
+  }
+
+  lifecycle {
+    precondition {
+      condition     = (var.lambda_zip == null) != (var.lambda_s3 == null)
+      error_message = "Give the deployment package as lambda_zip (a local file) or lambda_s3 (an S3 object), one of the two."
+    }
   }
 
   tags = var.tags

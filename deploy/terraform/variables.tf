@@ -10,8 +10,19 @@ variable "name" {
 }
 
 variable "lambda_zip" {
-  description = "Path of the deployment package built by `cargo lambda build --profile lambda --output-format zip -p ctparquet-lambda` (target/lambda/ctparquet-lambda/bootstrap.zip; add --arm64 for arm64)."
+  description = "Path of a local deployment package: a release's ctparquet-lambda-<arch>.zip, or the zip `scripts/build-lambda.sh` builds. Give it or lambda_s3."
   type        = string
+  default     = null
+}
+
+variable "lambda_s3" {
+  description = "The deployment package in S3 instead of a local file, e.g. a release's ctparquet-lambda-arm64.zip copied to a bucket of the function's region: {bucket, key, object_version (optional)}."
+  type = object({
+    bucket         = string
+    key            = string
+    object_version = optional(string)
+  })
+  default = null
 }
 
 variable "architecture" {

@@ -1,6 +1,7 @@
 # The daily conversion of an organization trail's bucket into a data-lake bucket, with the
-# streaming path for CloudTrail sent to CloudWatch Logs. Build the zip first:
-#   cargo lambda build --profile lambda --arm64 --output-format zip -p ctparquet-lambda
+# streaming path for CloudTrail sent to CloudWatch Logs. The package is a release's
+# ctparquet-lambda-arm64.zip, or built here with `scripts/build-lambda.sh arm64`. The Athena
+# table lists the organization's accounts (run where the organization can be described).
 
 terraform {
   required_version = ">= 1.5.0"
@@ -22,7 +23,7 @@ module "ctparquet" {
   source = "../.."
 
   name          = "ctparquet"
-  lambda_zip    = "${path.root}/../../../../target/lambda/ctparquet-lambda/bootstrap.zip"
+  lambda_zip    = "${path.root}/../../../../target/lambda/ctparquet-lambda-arm64.zip"
   architecture  = "arm64"
   source_bucket = "org-cloudtrail-logs"
   source_prefix = ""
