@@ -296,6 +296,17 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         .await
         .context("opening DEST")?;
     let units = ctparquet_jobs::plan(&source, &job, scope).await?;
+    if units.is_empty() {
+        let folders = scope.table.table().folders;
+        let found = ctparquet::source::discover(
+            &source,
+            folders,
+            scope.accounts().as_deref(),
+            scope.regions().as_deref(),
+        )
+        .await?;
+        anyhow::bail!(ctparquet::source::explain_no_trail(&source, &found, folders).await?);
+    }
     let total = units.len();
     let runner = Runner {
         source: &source,

@@ -160,6 +160,36 @@ fn a_source_one_level_too_deep_is_an_error_naming_the_fix() {
     let out = convert_sample(&empty.path().display().to_string(), &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is empty or does not exist"));
+    // verify and backfill say the same instead of checking or converting nothing.
+    let lake = empty.path().join("lake");
+    std::fs::create_dir(&lake).unwrap();
+    let lake = lake.display().to_string();
+    for args in [
+        vec![
+            "verify",
+            aws_logs.as_str(),
+            lake.as_str(),
+            "--date",
+            "2026-01-05",
+        ],
+        vec![
+            "backfill",
+            aws_logs.as_str(),
+            lake.as_str(),
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-05",
+        ],
+    ] {
+        let out = ctparquet(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains("looks like the AWSLogs folder itself"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

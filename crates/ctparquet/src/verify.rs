@@ -106,6 +106,9 @@ pub enum VerifyError {
     Source(#[from] SourceError),
     #[error("{file}: {reason}")]
     Destination { file: String, reason: String },
+    /// The source holds no trail within the allow-lists: there is nothing to verify against.
+    #[error("{0}")]
+    NoTrail(String),
 }
 
 /// The value at a path of member names.
@@ -179,14 +182,19 @@ pub async fn verify(
 ) -> Result<VerifyReport, VerifyError> {
     let mut report = VerifyReport::default();
     let table = opts.table;
-    let trails = source::discover(
+    let found = source::discover(
         source,
         table.folders,
         opts.accounts.as_deref(),
         opts.regions.as_deref(),
     )
-    .await?
-    .trails;
+    .await?;
+    if found.trails.is_empty() {
+        // A wrong SOURCE would otherwise "verify" zero days and pass.
+        let why = source::explain_no_trail(source, &found, table.folders).await?;
+        return Err(VerifyError::NoTrail(why));
+    }
+    let trails = found.trails;
     let lateness = Days::new(opts.lateness_days.into());
     let last_folder = opts.to.checked_add_days(lateness).unwrap_or(opts.to);
     for trail in trails {
