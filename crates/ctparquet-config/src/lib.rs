@@ -90,6 +90,23 @@ pub fn parse_region(text: &str) -> Result<String, String> {
     }
 }
 
+/// A size that must not be zero (a budget, a limit, a read-ahead).
+pub fn parse_nonzero_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err(format!("{text:?}: must be more than zero")),
+        n => Ok(n),
+    }
+}
+
+/// A count that must not be zero.
+pub fn parse_nonzero_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a count: {e}")),
+    }
+}
+
 /// A comma-separated list as clap splits it, without blanks ("" means none).
 pub fn clean_list(items: &[String]) -> Vec<String> {
     items
@@ -244,16 +261,16 @@ pub struct TuningArgs {
     #[arg(long, help_heading = "Scope", env = "CTPARQUET_SKIP_BAD_FILES")]
     pub skip_bad_files: bool,
     /// Delivery files read at once (reads overlap so per-request latency is hidden).
-    #[arg(long, env = "CTPARQUET_CONCURRENCY", default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
+    #[arg(long, env = "CTPARQUET_CONCURRENCY", value_parser = parse_nonzero_count, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
     pub concurrency: usize,
     /// Compressed bytes of delivery files read ahead at most.
-    #[arg(long, env = "CTPARQUET_READ_AHEAD", default_value = "32MiB", value_parser = parse_size)]
+    #[arg(long, env = "CTPARQUET_READ_AHEAD", default_value = "32MiB", value_parser = parse_nonzero_size)]
     pub read_ahead: u64,
     /// Memory for rows in flight; beyond it, sorted runs spill to the work folder.
-    #[arg(long, env = "CTPARQUET_MEMORY_BUDGET", default_value = "256MiB", value_parser = parse_size)]
+    #[arg(long, env = "CTPARQUET_MEMORY_BUDGET", default_value = "256MiB", value_parser = parse_nonzero_size)]
     pub memory_budget: u64,
     /// A delivery file that inflates beyond this is reported bad.
-    #[arg(long, env = "CTPARQUET_MAX_FILE_SIZE", default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, env = "CTPARQUET_MAX_FILE_SIZE", default_value = "512MiB", value_parser = parse_nonzero_size)]
     pub max_file_size: u64,
     /// Folder for spill runs and staged part files (default: the system temp folder).
     #[arg(long, env = "CTPARQUET_WORK_DIR")]
@@ -267,11 +284,12 @@ pub struct TuningArgs {
     )]
     pub compression: Codec,
     /// Rows per row group at most.
-    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_ROW_GROUP_ROWS", default_value_t = ParquetOptions::default().row_group_rows)]
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_ROW_GROUP_ROWS", value_parser = parse_nonzero_count, default_value_t = ParquetOptions::default().row_group_rows)]
     pub row_group_rows: usize,
-    /// Start a new part file once one reaches this size.
-    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_TARGET_FILE_SIZE", default_value = "512MiB", value_parser = parse_size)]
-    pub target_file_size: u64,
+    /// Split a day into part files of about this size (default: one file per day, which readers
+    /// see replaced at once; a day of several parts is replaced part by part).
+    #[arg(long, help_heading = "Parquet", env = "CTPARQUET_TARGET_FILE_SIZE", value_parser = parse_nonzero_size)]
+    pub target_file_size: Option<u64>,
     /// Statistics: none, chunk (per row group) or page (also the page index).
     #[arg(
         long,
@@ -335,7 +353,7 @@ pub fn convert_options(
     opts.regions = scope.regions();
     opts.table = scope.table.table();
     opts.skip_bad_files = tuning.skip_bad_files;
-    opts.concurrency = tuning.concurrency.max(1);
+    opts.concurrency = tuning.concurrency;
     opts.read_ahead_bytes = tuning.read_ahead;
     opts.memory_budget_bytes = tuning.memory_budget as usize;
     opts.max_file_bytes = tuning.max_file_size;
@@ -343,7 +361,7 @@ pub fn convert_options(
     opts.parquet = ParquetOptions {
         compression: tuning.compression,
         row_group_rows: tuning.row_group_rows,
-        target_file_bytes: tuning.target_file_size,
+        target_file_bytes: tuning.target_file_size.unwrap_or(u64::MAX),
         statistics: tuning.statistics,
         bloom_filter_columns: tuning.bloom_filter_columns.as_deref().map(clean_list),
         bloom_filter_fpp: tuning.bloom_filter_fpp,
@@ -479,6 +497,14 @@ pub fn env_vars(command: &clap::Command) -> Vec<EnvVar> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn zero_is_refused_where_it_means_nothing() {
+        assert!(parse_nonzero_size("0").is_err() && parse_nonzero_size("0MiB").is_err());
+        assert_eq!(parse_nonzero_size("1KiB"), Ok(1024));
+        assert!(parse_nonzero_count("0").is_err());
+        assert_eq!(parse_nonzero_count("16"), Ok(16));
+    }
 
     #[test]
     fn sizes_parse() {

@@ -249,15 +249,16 @@ pub async fn convert(
         .parquet
         .writer_properties(opts.table)
         .map_err(ConvertError::Options)?;
-    let work = match &opts.work_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            tempfile::Builder::new()
-                .prefix("ctparquet-")
-                .tempdir_in(dir)?
-        }
-        None => tempfile::Builder::new().prefix("ctparquet-").tempdir()?,
-    };
+    // The work folder (spilled runs, staged parts) is named after this process, so that a
+    // later run can remove those of runs killed before they could (crate::debris).
+    let parent = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&parent)?;
+    for dead in crate::debris::remove_dead_work_dirs(&parent) {
+        tracing::info!(folder = %dead.display(), "removed the work folder of a killed run");
+    }
+    let work = tempfile::Builder::new()
+        .prefix(&crate::debris::work_dir_prefix())
+        .tempdir_in(&parent)?;
     let cores = cores();
     let mut run = Run {
         source,

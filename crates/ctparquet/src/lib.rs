@@ -20,6 +20,7 @@ pub mod alloc;
 pub mod aws;
 pub mod convert;
 pub mod day;
+pub mod debris;
 pub mod decode;
 pub mod gunzip;
 pub mod json;

@@ -95,6 +95,7 @@ pub struct ParquetOptions {
     /// Rows per row group at most: the unit readers skip with statistics and bloom filters.
     pub row_group_rows: usize,
     /// A part file is closed once it reaches about this size and the next one begins.
+    /// `u64::MAX` (the default): one file per day, which every reader sees replaced at once.
     pub target_file_bytes: u64,
     pub statistics: Statistics,
     /// Columns (dotted leaf paths, e.g. `userIdentity.arn`) that get a bloom filter; `None`: the
@@ -113,7 +114,7 @@ impl Default for ParquetOptions {
         ParquetOptions {
             compression: Codec::Zstd(3),
             row_group_rows: 128 * 1024,
-            target_file_bytes: 512 * 1024 * 1024,
+            target_file_bytes: u64::MAX,
             statistics: Statistics::Page,
             bloom_filter_columns: None,
             bloom_filter_fpp: 0.01,
@@ -324,7 +325,19 @@ fn close(writer: ParallelWriter<File>, path: PathBuf, rows: u64) -> Result<Stage
     Ok(StagedPart { path, rows, bytes })
 }
 
+/// Multipart upload part size, at least: S3 takes at most 10,000 parts, so a file of more than
+/// ~80 GB gets larger parts (see [`part_size`]).
 const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
+/// Parts per upload at most, with margin under S3's 10,000.
+const MAX_PARTS: u64 = 9_000;
+
+/// The part size of a multipart upload of `len` bytes.
+fn part_size(len: u64) -> usize {
+    let needed = len.div_ceil(MAX_PARTS);
+    usize::try_from(needed)
+        .unwrap_or(usize::MAX)
+        .max(UPLOAD_CHUNK)
+}
 
 /// What publishing a day did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +345,8 @@ pub struct Published {
     pub bytes: u64,
     /// Part files of an earlier run removed.
     pub removed: u64,
+    /// Staging files of killed writes removed from the day folder.
+    pub debris_removed: u64,
 }
 
 /// Put the staged parts of a day under `partition` and remove part files an earlier run left
@@ -353,6 +368,15 @@ pub async fn publish(
     };
     let mut written = Vec::with_capacity(parts.len());
     let mut done = Published::default();
+    // A local put killed before its rename left `part-NNNNN.parquet#N` here: invisible to
+    // object_store's listing, read (and failed on) by pyarrow.dataset and shell globs.
+    if let Some(folder) = dest.local_path(partition) {
+        for debris in crate::debris::staging_files(&folder)? {
+            std::fs::remove_file(&debris)?;
+            tracing::info!(file = %debris.display(), "removed the staging file of a killed write");
+            done.debris_removed += 1;
+        }
+    }
     for (index, part) in parts.iter().enumerate() {
         let key = partition.clone().join(layout::part_file_name(index));
         upload(dest, &key, &part.path).await?;
@@ -389,11 +413,12 @@ async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkEr
     // Multipart: the object appears only when the upload completes; on failure the upload is
     // aborted so no parts are left behind (and billed).
     let mut upload = dest.store.put_multipart(key).await.map_err(store_err)?;
+    let chunk = part_size(len);
     let result: Result<(), SinkError> = async {
         loop {
-            let mut buf = Vec::with_capacity(UPLOAD_CHUNK);
+            let mut buf = Vec::with_capacity(chunk);
             (&mut reader)
-                .take(UPLOAD_CHUNK as u64)
+                .take(chunk as u64)
                 .read_to_end(&mut buf)
                 .await?;
             if buf.is_empty() {
@@ -416,6 +441,14 @@ async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_parts_stay_under_the_s3_limit() {
+        assert_eq!(part_size(1), UPLOAD_CHUNK);
+        assert_eq!(part_size(50 * 1024 * 1024 * 1024), UPLOAD_CHUNK);
+        let huge = 200 * 1024 * 1024 * 1024_u64;
+        assert!(huge.div_ceil(part_size(huge) as u64) <= MAX_PARTS);
+    }
 
     #[test]
     fn codecs_parse() {

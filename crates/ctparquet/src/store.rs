@@ -18,6 +18,9 @@ pub struct Location {
     pub prefix: Path,
     /// What the user wrote, for messages.
     pub display: String,
+    /// The folder `prefix` is relative to, for a local location: what object_store does not
+    /// show (staging files of killed puts, FIFOs, dangling links) is looked at there.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Location {
@@ -129,6 +132,7 @@ impl Location {
             store: Arc::new(store.with_automatic_cleanup(true)),
             prefix: Path::default(),
             display: path.to_string(),
+            local_root: Some(canonical),
         })
     }
 
@@ -138,6 +142,7 @@ impl Location {
             store: Arc::new(InMemory::new()),
             prefix: Path::default(),
             display: "memory://".to_string(),
+            local_root: None,
         }
     }
 
@@ -225,6 +230,7 @@ impl Location {
             store: Arc::new(store),
             prefix: Path::from(prefix.trim_matches('/')),
             display: text.trim_end_matches('/').to_string(),
+            local_root: None,
         })
     }
 
@@ -238,7 +244,17 @@ impl Location {
             store: self.store.clone(),
             prefix,
             display: format!("{}/{}", self.display.trim_end_matches('/'), relative),
+            local_root: self.local_root.clone(),
         }
+    }
+
+    /// The local file or folder of a key, for a local location.
+    pub fn local_path(&self, key: &Path) -> Option<std::path::PathBuf> {
+        let mut path = self.local_root.clone()?;
+        for part in key.parts() {
+            path.push(part.as_ref());
+        }
+        Some(path)
     }
 
     /// A key relative to this location's prefix, for messages and partition parsing.
