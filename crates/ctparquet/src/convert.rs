@@ -304,6 +304,14 @@ pub async fn convert(
         for date in opts.from.iter_days().take_while(|d| *d <= last_folder) {
             let listing = source::list_folder(source, &trail, date).await?;
             run.summary.ignored_objects += listing.ignored.len() as u64;
+            for name in &listing.not_regular {
+                tracing::warn!(
+                    "{name}: not a regular file (a FIFO, socket, device or broken link): skipped, never opened"
+                );
+            }
+            run.summary
+                .not_regular_files
+                .extend(listing.not_regular.iter().cloned());
             total_files += listing.files.len() as u64;
             folders.push((date, listing.files));
         }

@@ -132,6 +132,9 @@ pub struct FolderListing {
     pub files: Vec<ObjectMeta>,
     /// Other objects (not `.json`/`.json.gz`), skipped.
     pub ignored: Vec<Path>,
+    /// Local entries named like log files that are not regular files (FIFOs, sockets, devices,
+    /// links to nothing): skipped without being opened (a FIFO would block the run forever).
+    pub not_regular: Vec<String>,
 }
 
 async fn list_dirs(source: &Location, prefix: &Path) -> Result<Vec<String>, SourceError> {
@@ -234,6 +237,23 @@ pub async fn list_folder(
     let mut out = FolderListing::default();
     for root in &trail.region_roots {
         let folder = layout::date_folder(root, date);
+        // A date folder that is a link to nothing lists as empty: say so instead of writing an
+        // almost empty day.
+        if let Some(local) = source.local_path(&folder)
+            && local.symlink_metadata().is_ok()
+            && let Err(e) = std::fs::metadata(&local)
+        {
+            return Err(SourceError {
+                what: format!(
+                    "reading the date folder {} (a link to something that cannot be read)",
+                    source.describe(&folder)
+                ),
+                source: object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                },
+            });
+        }
         let listing = match source.store.list_with_delimiter(Some(&folder)).await {
             Ok(listing) => listing,
             Err(object_store::Error::NotFound { .. }) => continue,
@@ -250,6 +270,12 @@ pub async fn list_folder(
                 .filename()
                 .is_some_and(layout::is_log_file_name)
             {
+                if let Some(local) = source.local_path(&object.location)
+                    && !std::fs::metadata(&local).is_ok_and(|m| m.is_file())
+                {
+                    out.not_regular.push(source.describe(&object.location));
+                    continue;
+                }
                 out.files.push(object);
             } else {
                 out.ignored.push(object.location);
@@ -258,6 +284,7 @@ pub async fn list_folder(
     }
     out.files.sort_by(|a, b| a.location.cmp(&b.location));
     out.ignored.sort();
+    out.not_regular.sort();
     Ok(out)
 }
 

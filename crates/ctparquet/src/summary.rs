@@ -85,6 +85,9 @@ pub struct Summary {
     pub undated_events: u64,
     /// Objects in date folders that are not log files (skipped).
     pub ignored_objects: u64,
+    /// Local entries named like log files that are not regular files (FIFOs, sockets, devices,
+    /// broken links): skipped without being opened.
+    pub not_regular_files: Vec<String>,
     /// Folders under the accounts that hold no records of this table (digests, other tables,
     /// other services' files), skipped without being read.
     pub skipped_folders: Vec<String>,
@@ -163,6 +166,14 @@ impl fmt::Display for Summary {
                 f,
                 "non-log objects     {:>12}  (skipped)",
                 self.ignored_objects
+            )?;
+        }
+        if !self.not_regular_files.is_empty() {
+            writeln!(
+                f,
+                "not regular files   {:>12}  (skipped, never opened: {})",
+                self.not_regular_files.len(),
+                self.not_regular_files.join(", ")
             )?;
         }
         writeln!(f, "bad files           {:>12}", self.bad_files.len())?;
