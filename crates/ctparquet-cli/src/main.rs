@@ -363,10 +363,15 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 .as_deref()
                 .map(|f| format!(" {f}"))
                 .unwrap_or_default();
-            println!(
-                "{:?} {} {} {} event {}{field}: {}",
-                d.kind, d.account, d.region, d.date, d.event, d.detail
-            );
+            if d.account.is_empty() {
+                // Strays and unreadable or unsorted files: the object is the subject.
+                println!("{:?} {}: {}", d.kind, d.event, d.detail);
+            } else {
+                println!(
+                    "{:?} {} {} {} event {}{field}: {}",
+                    d.kind, d.account, d.region, d.date, d.event, d.detail
+                );
+            }
         }
         println!(
             "{}",

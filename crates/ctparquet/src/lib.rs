@@ -30,6 +30,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod store;
+pub mod strays;
 pub mod summary;
 pub mod time;
 pub mod verify;

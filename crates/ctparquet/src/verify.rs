@@ -8,7 +8,7 @@
 //! that differs.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
 use chrono::{Days, NaiveDate};
@@ -65,6 +65,14 @@ pub enum DifferenceKind {
     Changed,
     /// In the destination more than once.
     Duplicate,
+    /// An object readers pick up that is not a part file of this tool in its right place
+    /// (`event` is the object; see [`crate::strays`]).
+    Stray,
+    /// A part file no reader can read (`event` is the file).
+    Unreadable,
+    /// A part file whose rows are not in (eventTime, eventID) order, which its `sorting_columns`
+    /// promise readers (`event` is the file).
+    Unsorted,
 }
 
 /// One difference between source and destination.
@@ -109,6 +117,8 @@ pub enum VerifyError {
     /// The source holds no trail within the allow-lists: there is nothing to verify against.
     #[error("{0}")]
     NoTrail(String),
+    #[error(transparent)]
+    Strays(#[from] crate::strays::StrayError),
 }
 
 /// The value at a path of member names.
@@ -195,6 +205,13 @@ pub async fn verify(
         return Err(VerifyError::NoTrail(why));
     }
     let trails = found.trails;
+    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for trail in &trails {
+        expected
+            .entry(trail.account.clone())
+            .or_default()
+            .insert(trail.region.clone());
+    }
     let lateness = Days::new(opts.lateness_days.into());
     let last_folder = opts.to.checked_add_days(lateness).unwrap_or(opts.to);
     for trail in trails {
@@ -253,6 +270,33 @@ pub async fn verify(
         for (day, events) in days {
             check_day(table, dest, &trail, day, events, &mut report).await?;
         }
+    }
+    // What readers of the destination would see beyond our part files.
+    let checked: Vec<NaiveDate> = opts
+        .from
+        .iter_days()
+        .take_while(|d| *d <= opts.to)
+        .collect();
+    let strays = crate::strays::find(
+        dest,
+        &crate::strays::Expected {
+            trails: &expected,
+            days: &checked,
+            accounts: opts.accounts.as_deref(),
+            regions: opts.regions.as_deref(),
+        },
+    )
+    .await?;
+    for stray in strays {
+        report.differences.push(Difference {
+            account: String::new(),
+            region: String::new(),
+            date: String::new(),
+            kind: DifferenceKind::Stray,
+            event: stray.path,
+            field: None,
+            detail: stray.reason,
+        });
     }
     Ok(report)
 }
@@ -316,48 +360,67 @@ async fn check_day(
             .bytes()
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .map_err(|e| fail(e.to_string()))?
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| fail(e.to_string()))?;
-            for row in rebuild_batch(table, &batch).map_err(|e| fail(e.to_string()))? {
-                report.destination_rows += 1;
-                let d = digest(&row);
-                let key = event_key(table, &row, d);
-                match events.get_mut(&key) {
-                    None => report.differences.push(diff(
-                        DifferenceKind::Extra,
-                        describe_key(&key),
-                        None,
-                        format!("in {file}, not in the source"),
-                    )),
-                    Some(event) => {
-                        event.seen += 1;
-                        if event.seen > event.expected {
-                            report.differences.push(diff(
-                                DifferenceKind::Duplicate,
-                                describe_key(&key),
-                                None,
-                                format!("written {} times", event.seen),
-                            ));
-                        } else if !event.digests.contains(&d) {
-                            let field = first_difference("$", &event.record, &row);
-                            let detail = match field
-                                .as_deref()
-                                .and_then(|p| lookup(&event.record, p).zip(lookup(&row, p)))
-                            {
-                                Some((want, got)) => format!("source {want}, destination {got}"),
-                                None => "present on one side only".to_string(),
-                            };
-                            report.differences.push(diff(
-                                DifferenceKind::Changed,
-                                describe_key(&key),
-                                field,
-                                detail,
-                            ));
-                        }
+        // A file readers cannot read is a difference readers meet, not a failure of verify:
+        // its rows are all reported missing after it.
+        let rows = match read_rows(table, bytes) {
+            Ok(rows) => rows,
+            Err(reason) => {
+                report.differences.push(diff(
+                    DifferenceKind::Unreadable,
+                    file.clone(),
+                    None,
+                    reason,
+                ));
+                continue;
+            }
+        };
+        let mut previous: Option<SortKey> = None;
+        let mut unsorted = false;
+        for (row, order) in rows {
+            if previous.as_ref().is_some_and(|p| *p > order) && !unsorted {
+                unsorted = true;
+                report.differences.push(diff(
+                    DifferenceKind::Unsorted,
+                    file.clone(),
+                    None,
+                    "rows are not in (eventTime, eventID) order, which the file's sorting_columns promise".into(),
+                ));
+            }
+            previous = Some(order);
+            report.destination_rows += 1;
+            let d = digest(&row);
+            let key = event_key(table, &row, d);
+            match events.get_mut(&key) {
+                None => report.differences.push(diff(
+                    DifferenceKind::Extra,
+                    describe_key(&key),
+                    None,
+                    format!("in {file}, not in the source"),
+                )),
+                Some(event) => {
+                    event.seen += 1;
+                    if event.seen > event.expected {
+                        report.differences.push(diff(
+                            DifferenceKind::Duplicate,
+                            describe_key(&key),
+                            None,
+                            format!("written {} times", event.seen),
+                        ));
+                    } else if !event.digests.contains(&d) {
+                        let field = first_difference("$", &event.record, &row);
+                        let detail = match field
+                            .as_deref()
+                            .and_then(|p| lookup(&event.record, p).zip(lookup(&row, p)))
+                        {
+                            Some((want, got)) => format!("source {want}, destination {got}"),
+                            None => "present on one side only".to_string(),
+                        };
+                        report.differences.push(diff(
+                            DifferenceKind::Changed,
+                            describe_key(&key),
+                            field,
+                            detail,
+                        ));
                     }
                 }
             }
@@ -378,6 +441,34 @@ async fn check_day(
         ));
     }
     Ok(())
+}
+
+/// A row's place in the order part files are sorted in: eventTime (milliseconds; none first),
+/// then the id.
+type SortKey = (Option<i64>, String);
+
+/// The rows of a part file rebuilt, each with its sort key, or why the file cannot be read.
+fn read_rows(table: &Table, bytes: bytes::Bytes) -> Result<Vec<(Value, SortKey)>, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| format!("not readable as Parquet: {e}"))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("not readable as Parquet: {e}"))?;
+        for row in rebuild_batch(table, &batch).map_err(|e| e.to_string())? {
+            let time = at(&row, table.time)
+                .and_then(Value::as_str)
+                .and_then(parse_event_time)
+                .map(|t| t.millis());
+            let id = row
+                .get(table.id)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            out.push((row, (time, id)));
+        }
+    }
+    Ok(out)
 }
 
 /// The value at a `$.a.b[2]` path.
