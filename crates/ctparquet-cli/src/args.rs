@@ -24,8 +24,8 @@ use ctparquet_gen::GenOptions;
         ctparquet ddl athena s3://lake/cloudtrail --database security\n\n\
         AWS credentials and region come from the standard AWS chain (AWS_PROFILE or --profile, SSO, \
         credential_process, environment, instance roles).\n\
-        Exit codes: 0 done; 1 error (I/O, S3, no trail found); 2 usage error or bad input files; \
-        3 verify found differences."
+        Exit codes: 0 done; 1 failure (I/O, S3, credentials, no trail found); 2 usage error; \
+        3 verify found differences; 4 days not written because of bad input files."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -197,8 +197,8 @@ pub struct RetentionArgs {
     ctparquet convert ./trail ./lake --date 2026-01-05 --json > summary.json\n\n\
     SOURCE holds AWSLogs/ (not AWSLogs/ itself). Every option also reads CTPARQUET_<NAME> \
     (--memory-budget: CTPARQUET_MEMORY_BUDGET).\n\
-    Exit codes: 0 done; 1 error (I/O, S3, no trail found); 2 usage error or days not written \
-    because of bad input files.")]
+    Exit codes: 0 done; 1 failure (I/O, S3, credentials, no trail found); 2 usage error; \
+    4 days not written because of bad input files.")]
 pub struct ConvertArgs {
     /// Folder (or bucket prefix) that holds AWSLogs/.
     pub source: String,

@@ -1,6 +1,7 @@
 //! `ctparquet`: the command line over the `ctparquet` library.
 
 mod args;
+mod exit;
 mod progress;
 
 use std::io::IsTerminal;
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return exit::code(exit::FAILURE);
         }
     };
     let result = runtime.block_on(async {
@@ -63,18 +64,19 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit::code(exit::of_error(&e))
         }
     }
 }
 
 async fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let json = args.json;
-    let opts = args.to_options()?;
+    let opts = args.to_options().map_err(exit::usage)?;
     let s3 = args.s3.with_writes(&args.s3_writes);
     let source = Location::parse(&args.source, false, &s3)
         .await
         .context("opening SOURCE")?;
+    refuse_dest_in_aws_logs(&source, &args.dest)?;
     let dest = Location::parse(&args.dest, true, &s3)
         .await
         .context("opening DEST")?;
@@ -96,8 +98,48 @@ async fn convert(args: ConvertArgs) -> Result<ExitCode> {
                 summary.failed_days.len()
             );
         }
-        ExitCode::from(2)
+        exit::code(exit::BAD_INPUT)
     })
+}
+
+/// DEST inside SOURCE's `AWSLogs/` would be listed with the trails and mistaken for them. Checked
+/// before DEST is made. (DEST beside `AWSLogs/`, in the bucket CloudTrail delivers to, is fine:
+/// only `AWSLogs/` is read.)
+fn refuse_dest_in_aws_logs(source: &Location, dest: &str) -> Result<()> {
+    let aws_logs = source.join("AWSLogs");
+    let inside = match aws_logs.local_path(&aws_logs.prefix) {
+        Some(logs) if !dest.contains("://") || dest.starts_with("file://") => {
+            let dest = dest.trim_start_matches("file://");
+            std::path::absolute(dest).is_ok_and(|d| normalize(&d).starts_with(&logs))
+        }
+        Some(_) => false,
+        None => {
+            let logs = aws_logs.display.trim_end_matches('/');
+            dest == logs || dest.starts_with(&format!("{logs}/"))
+        }
+    };
+    if inside {
+        return Err(exit::usage(anyhow::anyhow!(
+            "DEST {dest} is inside {}, where CloudTrail delivers and SOURCE is read: choose a folder outside AWSLogs/ (beside it is fine)",
+            aws_logs.display
+        )));
+    }
+    Ok(())
+}
+
+/// A path without `.` and `..` segments (without touching the disk: DEST may not exist yet).
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {
@@ -134,7 +176,7 @@ async fn inspect(args: InspectArgs) -> Result<ExitCode> {
 }
 
 fn generate(args: GenArgs) -> Result<ExitCode> {
-    let opts = args.to_options()?;
+    let opts = args.to_options().map_err(exit::usage)?;
     let stats = ctparquet_gen::generate(std::path::Path::new(&args.dest), &opts)
         .with_context(|| format!("writing {}", args.dest))?;
     let unique: u64 = stats.events_by_day.values().sum();
@@ -259,7 +301,7 @@ async fn retention(args: RetentionArgs) -> Result<ExitCode> {
 
 async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     use ctparquet_jobs::{Job, JobQueue, Runner, SqsQueue};
-    let (from, to) = args.days.range()?;
+    let (from, to) = args.days.range().map_err(exit::usage)?;
     let scope = &args.days.scope;
     let job = Job {
         accounts: scope.accounts(),
@@ -287,11 +329,12 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         anyhow::bail!("give SOURCE and DEST to convert here, or --enqueue QUEUE_URL");
     };
     // Check the settings before listing anything.
-    args::convert_options(from, to, scope, &args.tuning)?;
+    args::convert_options(from, to, scope, &args.tuning).map_err(exit::usage)?;
     let s3 = args.s3.with_writes(&args.s3_writes);
     let source = Location::parse(source, false, &s3)
         .await
         .context("opening SOURCE")?;
+    refuse_dest_in_aws_logs(&source, dest)?;
     let dest = Location::parse(dest, true, &s3)
         .await
         .context("opening DEST")?;
@@ -333,12 +376,12 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     Ok(if outcome.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        exit::code(exit::BAD_INPUT)
     })
 }
 
 async fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    let opts = args.to_options()?;
+    let opts = args.to_options().map_err(exit::usage)?;
     let s3 = args.s3.to_options();
     let source = Location::parse(&args.source, false, &s3)
         .await
@@ -385,6 +428,6 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
     Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(3)
+        exit::code(exit::DIFFERENCES)
     })
 }

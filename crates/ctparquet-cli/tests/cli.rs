@@ -53,7 +53,7 @@ fn converts_the_shipped_sample_and_prints_a_json_summary() {
 }
 
 #[test]
-fn a_bad_file_fails_with_its_name_and_exit_code_2() {
+fn a_bad_file_fails_with_its_name_and_exit_code_4() {
     let work = tempfile::tempdir().unwrap();
     let dir = work
         .path()
@@ -67,7 +67,7 @@ fn a_bad_file_fails_with_its_name_and_exit_code_2() {
     let src = work.path().join("src").display().to_string();
     let dest = work.path().join("out").display().to_string();
     let out = ctparquet(&["convert", &src, &dest, "--date", "2026-01-04"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(4));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("_bad.json.gz: neither gzip nor JSON"),
@@ -124,7 +124,7 @@ fn usage_errors_are_explained() {
         "--bloom-filter-columns",
         "userIdentity.nope",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("userIdentity.nope"));
 
     let out = ctparquet(&["convert", "a", "b", "--date", "2026-13-04"]);
@@ -340,4 +340,238 @@ fn completions_and_man_pages_come_from_the_same_definitions() {
     assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
     assert!(page.contains("lateness\\-days"), "{page}");
     assert!(dir.path().join("ctparquet.1").is_file());
+}
+
+#[test]
+fn zero_counts_and_sizes_and_dest_inside_awslogs_are_usage_errors() {
+    for (flag, value) in [
+        ("--concurrency", "0"),
+        ("--read-ahead", "0"),
+        ("--memory-budget", "0MiB"),
+        ("--max-file-size", "0"),
+        ("--row-group-rows", "0"),
+        ("--target-file-size", "0"),
+    ] {
+        let out = convert_sample(&sample(), &[flag, value]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{flag} {value}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    copy_tree(Path::new(&sample()), &src);
+    let inside = src.join("AWSLogs/lake");
+    let out = ctparquet(&[
+        "convert",
+        &src.display().to_string(),
+        &inside.display().to_string(),
+        "--date",
+        "2026-01-05",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("inside"), "{}", stderr(&out));
+    assert!(!inside.exists(), "nothing is made inside AWSLogs/");
+    // Beside AWSLogs/ (one bucket for both) is fine.
+    let beside = src.join("parquet");
+    let out = ctparquet(&[
+        "convert",
+        &src.display().to_string(),
+        &beside.display().to_string(),
+        "--date",
+        "2026-01-05",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn lake_of_sample(work: &Path) -> (String, String) {
+    let src = work.join("src");
+    copy_tree(Path::new(&sample()), &src);
+    let lake = work.join("lake");
+    let out = ctparquet(&[
+        "convert",
+        &src.display().to_string(),
+        &lake.display().to_string(),
+        "--date",
+        "2026-01-05",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (src.display().to_string(), lake.display().to_string())
+}
+
+fn verify(src: &str, lake: &str) -> Output {
+    ctparquet(&["verify", src, lake, "--date", "2026-01-05"])
+}
+
+#[test]
+fn verify_names_every_object_readers_would_take_for_data() {
+    let day = "account=111122223333/region=us-east-1/year=2026/month=01/day=05";
+    let cases: &[(&str, &str)] = &[
+        ("extra.parquet", "not a part file"),
+        (".part-00009.parquet", "hidden file"),
+        ("sub/part-00000.parquet", "sub-folder"),
+        ("part-00000.parquet#1", "staging file of a killed write"),
+        ("../day=5/part-00000.parquet", "misspelled day=05"),
+        (
+            "../../../../../account=999999999999/region=us-east-1/year=2026/month=01/day=05/part-00000.parquet",
+            "no trail",
+        ),
+        (
+            "../../../../region=ap-south-1/year=2026/month=01/day=05/part-00000.parquet",
+            "no trail",
+        ),
+        ("../../../../../stray.parquet", "outside any partition"),
+    ];
+    for (relative, said) in cases {
+        let work = tempfile::tempdir().unwrap();
+        let (src, lake) = lake_of_sample(work.path());
+        let out = verify(&src, &lake);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let day_dir = Path::new(&lake).join(day);
+        let target = day_dir.join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(day_dir.join("part-00000.parquet"), &target).unwrap();
+        let out = verify(&src, &lake);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(3), "{relative}: {text}");
+        let name = Path::new(relative)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            text.contains("Stray") && text.contains(&name) && text.contains(said),
+            "{relative}: {text}"
+        );
+        // The next conversion of the day removes a killed write's staging file.
+        if relative.contains('#') {
+            assert!(
+                ctparquet(&["convert", &src, &lake, "--date", "2026-01-05", "--quiet"])
+                    .status
+                    .success()
+            );
+            assert!(!target.exists());
+            assert!(verify(&src, &lake).status.success());
+        }
+    }
+}
+
+#[test]
+fn verify_reports_unreadable_and_unsorted_files_as_differences() {
+    let work = tempfile::tempdir().unwrap();
+    let (src, lake) = lake_of_sample(work.path());
+    let part = Path::new(&lake)
+        .join("account=111122223333/region=us-east-1/year=2026/month=01/day=05/part-00000.parquet");
+    let bytes = std::fs::read(&part).unwrap();
+    std::fs::write(&part, &bytes[..bytes.len() / 2]).unwrap();
+    let out = verify(&src, &lake);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("Unreadable") && text.contains("part-00000.parquet"),
+        "{text}"
+    );
+    std::fs::write(&part, b"").unwrap();
+    assert_eq!(verify(&src, &lake).status.code(), Some(3));
+}
+
+#[test]
+fn a_day_is_one_file_unless_a_target_size_is_asked_for() {
+    let work = tempfile::tempdir().unwrap();
+    let (src, lake) = lake_of_sample(work.path());
+    let day =
+        Path::new(&lake).join("account=111122223333/region=us-east-1/year=2026/month=01/day=05");
+    let names = |dir: &Path| {
+        let mut n: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&day), ["part-00000.parquet"]);
+    let out = ctparquet(&[
+        "convert",
+        &src,
+        &lake,
+        "--date",
+        "2026-01-05",
+        "--quiet",
+        "--target-file-size",
+        "20KiB",
+        "--row-group-rows",
+        "100",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(names(&day).len() > 1, "{:?}", names(&day));
+    // Back to one file: the extra parts of the earlier run are removed.
+    assert!(
+        ctparquet(&["convert", &src, &lake, "--date", "2026-01-05", "--quiet"])
+            .status
+            .success()
+    );
+    assert_eq!(names(&day), ["part-00000.parquet"]);
+    assert!(verify(&src, &lake).status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_are_skipped_and_a_dangling_date_folder_is_an_error() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    copy_tree(Path::new(&sample()), &src);
+    let folder = src.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/05");
+    let fifo = folder.join("111122223333_CloudTrail_us-east-1_20260105T2355Z_fifo.json.gz");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let lake = work.path().join("lake").display().to_string();
+    let src_text = src.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_ctparquet"))
+        .args([
+            "convert",
+            &src_text,
+            &lake,
+            "--date",
+            "2026-01-05",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["not_regular_files"].as_array().unwrap().len(), 1);
+    assert!(stderr(&out).contains("_fifo.json.gz"), "{}", stderr(&out));
+    std::fs::remove_file(&fifo).unwrap();
+    // A date folder that links to nothing.
+    let moved = work.path().join("moved");
+    std::fs::rename(&folder, &moved).unwrap();
+    std::os::unix::fs::symlink(work.path().join("gone"), &folder).unwrap();
+    let out = ctparquet(&["convert", &src_text, &lake, "--date", "2026-01-05"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2026/01/05") && stderr(&out).contains("link"),
+        "{}",
+        stderr(&out)
+    );
 }
