@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, Rust tests, then the Python reader tests (DuckDB,
 # Polars, pyarrow) against the real binary. Installs what it needs into .venv on first run.
+#   scripts/test.sh           everything (what CI runs)
+#   scripts/test.sh --quick   formatting, clippy and the Rust tests only (a minute or two warm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--quick" ]; then
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+  exec cargo test --workspace --locked
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
