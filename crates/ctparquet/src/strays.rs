@@ -139,17 +139,7 @@ async fn check_days(
     }
     for &day in days {
         let folder = layout::partition_dir(&dest.prefix, account, region, day);
-        let objects: Vec<_> = dest
-            .store
-            .list(Some(&folder))
-            .try_collect()
-            .await
-            .or_else(not_found_is_empty)
-            .map_err(|source| StrayError {
-                what: dest.describe(&folder),
-                source,
-            })?;
-        for object in objects {
+        for object in list_all(dest, &folder).await? {
             let relative = object
                 .location
                 .as_ref()
@@ -211,17 +201,7 @@ async fn parquet_below(
     reason: &str,
     found: &mut Vec<Stray>,
 ) -> Result<(), StrayError> {
-    let objects: Vec<_> = dest
-        .store
-        .list(Some(dir))
-        .try_collect()
-        .await
-        .or_else(not_found_is_empty)
-        .map_err(|source| StrayError {
-            what: dest.describe(dir),
-            source,
-        })?;
-    for object in objects {
+    for object in list_all(dest, dir).await? {
         if object.location.as_ref().ends_with(".parquet") {
             found.push(stray(dest, &object.location, reason));
         }
@@ -251,9 +231,17 @@ async fn listing(dest: &Location, prefix: &Path) -> Result<Listing, StrayError> 
     }
 }
 
-fn not_found_is_empty<T>(e: object_store::Error) -> Result<Vec<T>, object_store::Error> {
-    match e {
-        object_store::Error::NotFound { .. } => Ok(Vec::new()),
-        e => Err(e),
+/// Every object below `prefix` (none if it does not exist).
+async fn list_all(
+    dest: &Location,
+    prefix: &Path,
+) -> Result<Vec<object_store::ObjectMeta>, StrayError> {
+    match dest.store.list(Some(prefix)).try_collect().await {
+        Ok(objects) => Ok(objects),
+        Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+        Err(source) => Err(StrayError {
+            what: dest.describe(prefix),
+            source,
+        }),
     }
 }
