@@ -301,7 +301,7 @@ pub async fn convert(
     let mut total_files = 0;
     for trail in trails {
         let mut folders = Vec::new();
-        for date in opts.from.iter_days().take_while(|d| *d <= last_folder) {
+        for date in source::dates_to_list(source, &trail, opts.from, last_folder).await? {
             let listing = source::list_folder(source, &trail, date).await?;
             run.summary.ignored_objects += listing.ignored.len() as u64;
             for name in &listing.not_regular {
@@ -505,12 +505,18 @@ impl Run<'_> {
                     .await?;
             }
             tracing::debug!(folder = %folder_date, "folder read and routed");
-            // Day `folder_date - lateness` has now seen every folder it reads.
+            // Days up to `folder_date - lateness` have now seen every folder they read (folders
+            // come in date order; a long range lists only those that exist, so days may be
+            // skipped over).
             if let Some(complete) =
                 folder_date.checked_sub_days(Days::new(opts.lateness_days.into()))
-                && let Some(day) = days.remove(&complete)
             {
-                self.finish_day(trail, complete, day).await?;
+                while let Some(entry) = days.first_entry()
+                    && *entry.key() <= complete
+                {
+                    let (date, day) = entry.remove_entry();
+                    self.finish_day(trail, date, day).await?;
+                }
             }
         }
         // Days whose later folders are beyond the listing (none with the usual options).

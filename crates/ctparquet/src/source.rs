@@ -228,6 +228,84 @@ pub async fn discover(
     Ok(found)
 }
 
+/// Ranges longer than this many date folders find their folders by listing years and months
+/// ([`date_folders`]) instead of probing each date: a sparse year of a quiet region is a few
+/// listings, not 365 (on S3 each is a LIST request).
+pub const PROBE_DAYS_AT_MOST: u64 = 8;
+
+/// The dates in `from ..= to` that have a date folder under any of a trail's region roots,
+/// found level by level with delimiter listings: one per region root, one per year in the range
+/// that exists, one per month in the range that exists.
+pub async fn date_folders(
+    source: &Location,
+    trail: &Trail,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeSet<NaiveDate>, SourceError> {
+    use chrono::Datelike;
+    let mut found = BTreeSet::new();
+    let number = |name: &str, digits: usize| {
+        (name.len() == digits && name.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| name.parse::<u32>().ok())
+            .flatten()
+    };
+    for root in &trail.region_roots {
+        for year_name in list_dirs(source, root).await? {
+            let Some(year) = number(&year_name, 4).and_then(|y| i32::try_from(y).ok()) else {
+                continue;
+            };
+            if year < from.year() || year > to.year() {
+                continue;
+            }
+            let year_dir = root.clone().join(year_name.as_str());
+            for month_name in list_dirs(source, &year_dir).await? {
+                let Some(month) = number(&month_name, 2) else {
+                    continue;
+                };
+                let first = NaiveDate::from_ymd_opt(year, month, 1);
+                let last = first.and_then(|f| {
+                    f.checked_add_months(chrono::Months::new(1))
+                        .and_then(|n| n.pred_opt())
+                });
+                let (Some(first), Some(last)) = (first, last) else {
+                    continue;
+                };
+                if last < from || first > to {
+                    continue;
+                }
+                let month_dir = year_dir.clone().join(month_name.as_str());
+                for day_name in list_dirs(source, &month_dir).await? {
+                    if let Some(date) = number(&day_name, 2)
+                        .and_then(|d| NaiveDate::from_ymd_opt(year, month, d))
+                        .filter(|d| (from..=to).contains(d))
+                    {
+                        found.insert(date);
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The date folders of `from ..= to` to look into for a trail: every date of a short range
+/// (probing each costs no more than finding which exist), only the existing ones of a long one.
+pub async fn dates_to_list(
+    source: &Location,
+    trail: &Trail,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<NaiveDate>, SourceError> {
+    let days = u64::try_from((to - from).num_days() + 1).unwrap_or(0);
+    if days <= PROBE_DAYS_AT_MOST {
+        return Ok(from.iter_days().take_while(|d| *d <= to).collect());
+    }
+    Ok(date_folders(source, trail, from, to)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// The files delivered to one trail on one date (all its region roots), sorted by key.
 pub async fn list_folder(
     source: &Location,

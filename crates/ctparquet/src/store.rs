@@ -136,6 +136,16 @@ impl Location {
         })
     }
 
+    /// A location in any store (tests wrap stores to count or fail requests).
+    pub fn in_store(store: Arc<dyn ObjectStore>, prefix: Path, display: &str) -> Location {
+        Location {
+            store,
+            prefix,
+            display: display.to_string(),
+            local_root: None,
+        }
+    }
+
     /// An empty in-memory store, for tests.
     pub fn memory() -> Location {
         Location {

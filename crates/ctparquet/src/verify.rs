@@ -221,7 +221,7 @@ pub async fn verify(
             .take_while(|d| *d <= opts.to)
             .map(|d| (d, HashMap::new()))
             .collect();
-        for folder in opts.from.iter_days().take_while(|d| *d <= last_folder) {
+        for folder in source::dates_to_list(source, &trail, opts.from, last_folder).await? {
             let listing = source::list_folder(source, &trail, folder).await?;
             let mut reads = futures::stream::iter(listing.files)
                 .map(|meta| async move {
