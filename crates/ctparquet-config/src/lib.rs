@@ -260,6 +260,10 @@ pub struct TuningArgs {
     /// Report bad files and go on, instead of leaving the days they may hold events of unwritten.
     #[arg(long, help_heading = "Scope", env = "CTPARQUET_SKIP_BAD_FILES")]
     pub skip_bad_files: bool,
+    /// Replace a day even when the source now brings fewer events than the destination holds
+    /// (without it such a day is kept and reported: its source JSON was likely expired).
+    #[arg(long, help_heading = "Scope", env = "CTPARQUET_ALLOW_SHRINK")]
+    pub allow_shrink: bool,
     /// Delivery files read at once (reads overlap so per-request latency is hidden).
     #[arg(long, env = "CTPARQUET_CONCURRENCY", value_parser = parse_nonzero_count, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
     pub concurrency: usize,
@@ -353,6 +357,7 @@ pub fn convert_options(
     opts.regions = scope.regions();
     opts.table = scope.table.table();
     opts.skip_bad_files = tuning.skip_bad_files;
+    opts.allow_shrink = tuning.allow_shrink;
     opts.concurrency = tuning.concurrency;
     opts.read_ahead_bytes = tuning.read_ahead;
     opts.memory_budget_bytes = tuning.memory_budget as usize;

@@ -25,7 +25,7 @@ use crate::schema::{EVENTS, Table};
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
-use crate::summary::{BadFile, DayReport, FailedDay, OutsideDay, OutsideReason, Summary};
+use crate::summary::{BadFile, DayReport, FailedDay, KeptDay, OutsideDay, OutsideReason, Summary};
 use crate::time::{Delivery, day_of_millis, delivery};
 
 /// Everything a conversion needs to know, parsed once.
@@ -43,6 +43,10 @@ pub struct ConvertOptions {
     pub regions: Option<Vec<String>>,
     /// Report bad files and go on, instead of failing the days they may hold events of.
     pub skip_bad_files: bool,
+    /// Replace a day even when the new one has fewer events than the one in the destination.
+    /// Off, such a day is kept as it is and reported (`Summary::kept_days`): its source was
+    /// most likely expired or partly deleted, and the Parquet is then the only copy.
+    pub allow_shrink: bool,
     /// Files read at once (reads overlap; decoding uses at most one thread per core).
     pub concurrency: usize,
     /// Compressed bytes of files read ahead of the one being routed, at most (bounds the memory
@@ -89,6 +93,7 @@ impl ConvertOptions {
             accounts: None,
             regions: None,
             skip_bad_files: false,
+            allow_shrink: false,
             concurrency: 256,
             read_ahead_bytes: 32 * 1024 * 1024,
             memory_budget_bytes: 256 * 1024 * 1024,
@@ -805,7 +810,27 @@ impl Run<'_> {
             tracing::debug!(day = %label, seconds = encoding.elapsed().as_secs_f64(), "sorted and encoded");
             (parts, duplicates, Some(staging))
         };
-        // An empty day still clears what an earlier run wrote for it.
+        // A day whose source now brings fewer events than its Parquet holds is kept: users
+        // expire the source JSON once converted, and a re-run over an expired (or partly
+        // expired) folder must not replace their only copy with less.
+        let new_rows: u64 = parts.iter().map(|p| p.rows).sum();
+        if !self.opts.allow_shrink {
+            let existing = sink::existing_rows(self.dest, &partition)
+                .await
+                .map_err(sink_err)?;
+            if existing > new_rows {
+                tracing::warn!(day = %label, existing, new = new_rows, "kept: the source brings fewer events than the destination holds");
+                self.summary.kept_days.push(KeptDay {
+                    account: trail.account.clone(),
+                    region: trail.region.clone(),
+                    date: iso_date(date),
+                    events_kept: existing,
+                    events_in_source: new_rows,
+                });
+                return Ok(());
+            }
+        }
+        // With --allow-shrink an empty day clears what an earlier run wrote for it.
         let published = sink::publish(self.dest, &partition, &parts)
             .await
             .map_err(sink_err)?;

@@ -349,6 +349,37 @@ pub struct Published {
     pub debris_removed: u64,
 }
 
+/// Rows of the part files a day folder holds now (0 for none), from their footers.
+pub async fn existing_rows(dest: &Location, partition: &Path) -> Result<u64, SinkError> {
+    let store_err = |what: String| move |source| SinkError::Store { what, source };
+    let objects = match dest.store.list_with_delimiter(Some(partition)).await {
+        Ok(listing) => listing.objects,
+        Err(object_store::Error::NotFound { .. }) => return Ok(0),
+        Err(e) => {
+            return Err(store_err(format!("listing {}", dest.describe(partition)))(
+                e,
+            ));
+        }
+    };
+    let mut rows = 0;
+    for object in objects {
+        if !object
+            .location
+            .filename()
+            .is_some_and(layout::is_part_file_name)
+        {
+            continue;
+        }
+        // A part file that cannot be read holds nothing worth keeping over a fresh conversion.
+        if let Ok(meta) =
+            crate::inspect::read_footer(dest.store.as_ref(), &object.location, object.size).await
+        {
+            rows += meta.file_metadata().num_rows().max(0) as u64;
+        }
+    }
+    Ok(rows)
+}
+
 /// Put the staged parts of a day under `partition` and remove part files an earlier run left
 /// there that this run did not write.
 pub async fn publish(

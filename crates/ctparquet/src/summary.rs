@@ -27,6 +27,19 @@ pub struct FailedDay {
     pub events_not_written: u64,
 }
 
+/// A day kept as it was in the destination: its source now brings fewer events than its Parquet
+/// holds (the source JSON expired, or part of it was deleted). `--allow-shrink` replaces it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KeptDay {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    /// Rows of the day in the destination, kept.
+    pub events_kept: u64,
+    /// Events the source brought for the day (after duplicates), not written.
+    pub events_in_source: u64,
+}
+
 /// A delivery file that could not be read as a CloudTrail log.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BadFile {
@@ -94,6 +107,8 @@ pub struct Summary {
     pub bad_files: Vec<BadFile>,
     pub days: Vec<DayReport>,
     pub failed_days: Vec<FailedDay>,
+    /// Days not replaced because the source brings fewer events than the destination holds.
+    pub kept_days: Vec<KeptDay>,
     pub outside_range: Vec<OutsideDay>,
     /// Sorted runs written to disk because the memory budget was reached.
     pub spilled_runs: u64,
@@ -218,6 +233,20 @@ impl fmt::Display for Summary {
                     f,
                     "  {} {:<15} {}  {}",
                     d.account, d.region, d.date, d.reason
+                )?;
+            }
+        }
+        if !self.kept_days.is_empty() {
+            writeln!(
+                f,
+                "\ndays kept as they were (the source brings fewer events than the destination holds: \
+                 expired or partly deleted JSON?; --allow-shrink replaces them):"
+            )?;
+            for d in &self.kept_days {
+                writeln!(
+                    f,
+                    "  {} {:<15} {}  {:>10} events kept, {} in the source",
+                    d.account, d.region, d.date, d.events_kept, d.events_in_source
                 )?;
             }
         }

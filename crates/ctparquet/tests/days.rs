@@ -706,3 +706,58 @@ fn a_day_a_little_over_its_budget_spills_only_what_does_not_fit() {
     );
     assert_eq!(snapshot(&small), snapshot(&unbounded));
 }
+
+#[test]
+fn a_day_whose_source_was_expired_is_kept_unless_shrinking_is_allowed() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            days: 2,
+            files_per_day: 24,
+            events_per_file: 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let dest = work.path().join("out");
+    let day = date("2026-01-04");
+    let first = convert(&src, &dest, &ConvertOptions::days(day, day));
+    let before = snapshot(&dest);
+    assert!(first.events_written > 0);
+
+    // Half of the day's delivery files expire (as an S3 lifecycle rule would take them).
+    let folder = src.join(format!("AWSLogs/{A}/CloudTrail/us-east-1/2026/01/04"));
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in &files[..files.len() / 2] {
+        std::fs::remove_file(f).unwrap();
+    }
+    let again = convert(&src, &dest, &ConvertOptions::days(day, day));
+    assert_eq!(snapshot(&dest), before, "the only copy is kept");
+    assert_eq!(again.kept_days.len(), 1);
+    assert_eq!(again.kept_days[0].events_kept, first.events_written);
+    assert!(again.kept_days[0].events_in_source < first.events_written);
+    assert!(again.to_string().contains("days kept as they were"));
+
+    // The whole folder expires (its late deliveries in the next one remain): still kept.
+    std::fs::remove_dir_all(&folder).unwrap();
+    let gone = convert(&src, &dest, &ConvertOptions::days(day, day));
+    assert_eq!(snapshot(&dest), before);
+    assert_eq!(gone.events_written, 0);
+    // Only the day's late deliveries (in the next folder) are left in the source.
+    assert!(gone.kept_days[0].events_in_source < again.kept_days[0].events_in_source);
+
+    // Asked for, the day is replaced by what the source holds now.
+    let mut opts = ConvertOptions::days(day, day);
+    opts.allow_shrink = true;
+    let shrunk = convert(&src, &dest, &opts);
+    assert!(shrunk.kept_days.is_empty());
+    assert!(
+        read_output(&dest).iter().filter(|r| r.date == day).count() < first.events_written as usize
+    );
+}
