@@ -1,8 +1,11 @@
 //! The units of a job: every (account, region) found under the source for each of its days,
-//! within the configured allow-lists and the job's own lists.
+//! within the configured allow-lists and the job's own lists. A long job (more days than
+//! [`ctparquet::source::PROBE_DAYS_AT_MOST`]) has units only for the days whose folders (the
+//! day's and its late-delivery followers) exist, found by listing years and months: a year's
+//! backfill of a quiet region is a handful of units, not 365.
 
 use ctparquet::Location;
-use ctparquet::source::{SourceError, discover};
+use ctparquet::source::{self, SourceError, discover};
 use ctparquet_config::ScopeArgs;
 
 use crate::job::{Job, JobError, Unit};
@@ -41,16 +44,29 @@ pub async fn plan(source: &Location, job: &Job, scope: &ScopeArgs) -> Result<Vec
         regions.as_deref(),
     )
     .await?;
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Ok(Vec::new());
+    };
+    let lateness = chrono::Days::new(scope.lateness_days.into());
+    let last_folder = last.checked_add_days(lateness).unwrap_or(last);
     let mut units = Vec::with_capacity(days.len() * found.trails.len());
-    for date in days {
-        for trail in &found.trails {
+    for trail in &found.trails {
+        let folders = source::dates_to_list(source, trail, first, last_folder).await?;
+        let needed = |day: &chrono::NaiveDate| {
+            let window_end = day.checked_add_days(lateness).unwrap_or(*day);
+            // Folders are sorted: is there one in day ..= day + lateness?
+            let at = folders.partition_point(|f| f < day);
+            folders.get(at).is_some_and(|f| *f <= window_end)
+        };
+        for date in days.iter().filter(|d| needed(d)) {
             units.push(Unit {
-                date,
+                date: *date,
                 account: trail.account.clone(),
                 region: trail.region.clone(),
             });
         }
     }
+    units.sort_by(|a, b| (a.date, &a.account, &a.region).cmp(&(b.date, &b.account, &b.region)));
     Ok(units)
 }
 

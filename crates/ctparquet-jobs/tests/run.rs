@@ -83,3 +83,64 @@ async fn units_plan_run_and_hand_back_at_the_deadline() {
     assert!(outcome.totals.events_written > 0);
     assert_eq!(outcome.totals.days_written, 4);
 }
+
+#[tokio::test]
+async fn a_long_job_has_units_only_where_folders_exist() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    // 3 days of folders (Jan 4-6, 2026) for 2 accounts x 2 regions, inside a job of a year.
+    generate(
+        &src,
+        &GenOptions {
+            accounts: vec!["111122223333".into(), "444455556666".into()],
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            days: 3,
+            files_per_day: 2,
+            events_per_file: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let source = Location::local(src.to_str().unwrap(), false).unwrap();
+    let s = settings(&[]);
+    let year = Job::range(d("2025-07-01"), d("2026-06-30"));
+    let units = plan(&source, &year, &s.scope).await.unwrap();
+    // Units for the days whose window (the day and the next folder) holds a folder: the
+    // folders the generator wrote (its 3 days and the late deliveries after them), and the
+    // day before each.
+    let mut folders = std::collections::BTreeSet::new();
+    let root = src.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01");
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let day: u32 = entry
+            .unwrap()
+            .file_name()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        folders.insert(NaiveDate::from_ymd_opt(2026, 1, day).unwrap());
+    }
+    let expected: std::collections::BTreeSet<_> = folders
+        .iter()
+        .flat_map(|f| [f.pred_opt().unwrap(), *f])
+        .collect();
+    assert!(expected.len() < 15, "{expected:?}");
+    let days: std::collections::BTreeSet<_> = units
+        .iter()
+        .filter(|u| u.account == "111122223333" && u.region == "us-east-1")
+        .map(|u| u.date)
+        .collect();
+    assert_eq!(days, expected);
+    assert!(units.len() < 4 * 15, "{} units", units.len());
+    // Ordered by day, then account, then region, as short jobs are.
+    let keys: Vec<_> = units
+        .iter()
+        .map(|u| (u.date, u.account.clone(), u.region.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    // A short job still has a unit for every day and trail.
+    let week = Job::range(d("2026-01-01"), d("2026-01-07"));
+    assert_eq!(plan(&source, &week, &s.scope).await.unwrap().len(), 7 * 4);
+}
