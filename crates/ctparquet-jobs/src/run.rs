@@ -25,6 +25,8 @@ pub struct Totals {
     pub bad_files: u64,
     pub bytes_written: u64,
     pub days_written: u64,
+    /// Days kept as they were: their source brings fewer events than the destination holds.
+    pub days_kept: u64,
 }
 
 impl std::ops::AddAssign<&Totals> for Totals {
@@ -38,6 +40,7 @@ impl std::ops::AddAssign<&Totals> for Totals {
         self.bad_files += t.bad_files;
         self.bytes_written += t.bytes_written;
         self.days_written += t.days_written;
+        self.days_kept += t.days_kept;
     }
 }
 
@@ -53,6 +56,7 @@ impl From<&Summary> for Totals {
             bad_files: s.bad_files.len() as u64,
             bytes_written: s.bytes_written,
             days_written: s.days.len() as u64,
+            days_kept: s.kept_days.len() as u64,
         }
     }
 }

@@ -14,7 +14,7 @@ pub fn emf_line(
     extra: &[(&str, u64)],
     elapsed: Duration,
 ) -> String {
-    let counts: [(&str, u64); 9] = [
+    let counts: [(&str, u64); 10] = [
         ("FilesRead", totals.files_read),
         ("EventsRead", totals.events_read),
         ("EventsWritten", totals.events_written),
@@ -22,6 +22,7 @@ pub fn emf_line(
         ("DuplicatesDropped", totals.duplicates_dropped),
         ("BadFiles", totals.bad_files),
         ("DaysWritten", totals.days_written),
+        ("DaysKept", totals.days_kept),
         ("BytesRead", totals.bytes_read),
         ("BytesWritten", totals.bytes_written),
     ];
@@ -87,7 +88,7 @@ mod tests {
         let metrics = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
-        assert_eq!(metrics.len(), 11);
+        assert_eq!(metrics.len(), 12);
         for m in metrics {
             let name = m["Name"].as_str().unwrap();
             assert!(line[name].is_u64(), "{name} missing");
