@@ -810,35 +810,30 @@ impl Run<'_> {
             tracing::debug!(day = %label, seconds = encoding.elapsed().as_secs_f64(), "sorted and encoded");
             (parts, duplicates, Some(staging))
         };
-        // A day whose source now brings fewer events than its Parquet holds is kept: users
-        // expire the source JSON once converted, and a re-run over an expired (or partly
-        // expired) folder must not replace their only copy with less.
-        let new_rows: u64 = parts.iter().map(|p| p.rows).sum();
-        if !self.opts.allow_shrink {
-            let existing = sink::existing_rows(self.dest, &partition)
-                .await
-                .map_err(sink_err)?;
-            if existing > new_rows {
-                tracing::warn!(day = %label, existing, new = new_rows, "kept: the source brings fewer events than the destination holds");
+        // With --allow-shrink an empty day clears what an earlier run wrote for it; without,
+        // a day with fewer rows than the destination holds is kept (see sink::publish).
+        let events: u64 = parts.iter().map(|p| p.rows).sum();
+        let published = match sink::publish(self.dest, &partition, &parts, self.opts.allow_shrink)
+            .await
+            .map_err(sink_err)?
+        {
+            sink::Publication::Published(published) => published,
+            sink::Publication::Kept { existing } => {
+                tracing::warn!(day = %label, existing, new = events, "kept: the source brings fewer events than the destination holds");
                 self.summary.kept_days.push(KeptDay {
                     account: trail.account.clone(),
                     region: trail.region.clone(),
                     date: iso_date(date),
                     events_kept: existing,
-                    events_in_source: new_rows,
+                    events_in_source: events,
                 });
                 return Ok(());
             }
-        }
-        // With --allow-shrink an empty day clears what an earlier run wrote for it.
-        let published = sink::publish(self.dest, &partition, &parts)
-            .await
-            .map_err(sink_err)?;
+        };
         if parts.is_empty() && published.removed == 0 {
             return Ok(());
         }
         let bytes = published.bytes;
-        let events: u64 = parts.iter().map(|p| p.rows).sum();
         let report = DayReport {
             account: trail.account.clone(),
             region: trail.region.clone(),

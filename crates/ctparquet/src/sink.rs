@@ -10,8 +10,8 @@ use std::fs::File;
 use std::path::{Path as FsPath, PathBuf};
 
 use arrow::array::RecordBatch;
-use object_store::ObjectStoreExt;
 use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStoreExt};
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -345,22 +345,21 @@ pub struct Published {
     pub bytes: u64,
     /// Part files of an earlier run removed.
     pub removed: u64,
-    /// Staging files of killed writes removed from the day folder.
-    pub debris_removed: u64,
 }
 
-/// Rows of the part files a day folder holds now (0 for none), from their footers.
-pub async fn existing_rows(dest: &Location, partition: &Path) -> Result<u64, SinkError> {
-    let store_err = |what: String| move |source| SinkError::Store { what, source };
-    let objects = match dest.store.list_with_delimiter(Some(partition)).await {
-        Ok(listing) => listing.objects,
-        Err(object_store::Error::NotFound { .. }) => return Ok(0),
-        Err(e) => {
-            return Err(store_err(format!("listing {}", dest.describe(partition)))(
-                e,
-            ));
-        }
-    };
+/// What became of a day given to [`publish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    Published(Published),
+    /// Not replaced: the destination holds more rows for the day (`existing`) than the new
+    /// parts, and shrinking was not allowed.
+    Kept {
+        existing: u64,
+    },
+}
+
+/// Rows of the part files among `objects` (a day folder's listing), from their footers.
+async fn rows_of_parts(dest: &Location, objects: &[ObjectMeta]) -> u64 {
     let mut rows = 0;
     for object in objects {
         if !object
@@ -377,19 +376,22 @@ pub async fn existing_rows(dest: &Location, partition: &Path) -> Result<u64, Sin
             rows += meta.file_metadata().num_rows().max(0) as u64;
         }
     }
-    Ok(rows)
+    rows
 }
 
 /// Put the staged parts of a day under `partition` and remove part files an earlier run left
-/// there that this run did not write.
+/// there that this run did not write. Unless `allow_shrink`, a day whose part files hold more
+/// rows than `parts` is left as it is: users expire the source JSON once converted, and a re-run
+/// over an expired (or partly expired) folder must not replace their only copy with less.
 pub async fn publish(
     dest: &Location,
     partition: &Path,
     parts: &[StagedPart],
-) -> Result<Published, SinkError> {
+    allow_shrink: bool,
+) -> Result<Publication, SinkError> {
     let store_err = |what: String| move |source| SinkError::Store { what, source };
     let existing = match dest.store.list_with_delimiter(Some(partition)).await {
-        Ok(listing) => listing.objects.into_iter().map(|o| o.location).collect(),
+        Ok(listing) => listing.objects,
         Err(object_store::Error::NotFound { .. }) => Vec::new(),
         Err(e) => {
             return Err(store_err(format!("listing {}", dest.describe(partition)))(
@@ -397,6 +399,12 @@ pub async fn publish(
             ));
         }
     };
+    if !allow_shrink {
+        let rows = rows_of_parts(dest, &existing).await;
+        if rows > parts.iter().map(|p| p.rows).sum() {
+            return Ok(Publication::Kept { existing: rows });
+        }
+    }
     let mut written = Vec::with_capacity(parts.len());
     let mut done = Published::default();
     // A local put killed before its rename left `part-NNNNN.parquet#N` here: invisible to
@@ -405,7 +413,6 @@ pub async fn publish(
         for debris in crate::debris::staging_files(&folder)? {
             std::fs::remove_file(&debris)?;
             tracing::info!(file = %debris.display(), "removed the staging file of a killed write");
-            done.debris_removed += 1;
         }
     }
     for (index, part) in parts.iter().enumerate() {
@@ -414,7 +421,7 @@ pub async fn publish(
         done.bytes += part.bytes;
         written.push(key);
     }
-    for stale in existing {
+    for stale in existing.into_iter().map(|o| o.location) {
         let ours = stale.filename().is_some_and(layout::is_part_file_name);
         if ours && !written.contains(&stale) {
             dest.store.delete(&stale).await.map_err(store_err(format!(
@@ -424,7 +431,7 @@ pub async fn publish(
             done.removed += 1;
         }
     }
-    Ok(done)
+    Ok(Publication::Published(done))
 }
 
 async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {

@@ -53,10 +53,7 @@ pub async fn find(dest: &Location, expected: &Expected<'_>) -> Result<Vec<Stray>
             parquet_below(dest, dir, "not an account id", &mut found).await?;
             continue;
         }
-        if expected
-            .accounts
-            .is_some_and(|allowed| !allowed.iter().any(|a| a == account))
-        {
+        if excluded(expected.accounts, account) {
             continue;
         }
         for region_dir in &listing(dest, dir).await?.dirs {
@@ -68,10 +65,7 @@ pub async fn find(dest: &Location, expected: &Expected<'_>) -> Result<Vec<Stray>
                 parquet_below(dest, region_dir, "not a region= partition", &mut found).await?;
                 continue;
             };
-            if expected
-                .regions
-                .is_some_and(|allowed| !allowed.iter().any(|r| r == region))
-            {
+            if excluded(expected.regions, region) {
                 continue;
             }
             let known = expected
@@ -84,6 +78,11 @@ pub async fn find(dest: &Location, expected: &Expected<'_>) -> Result<Vec<Stray>
     found.sort();
     found.dedup();
     Ok(found)
+}
+
+/// Is `name` left out by an allow-list (`None` allows all)?
+fn excluded(allowed: Option<&[String]>, name: &str) -> bool {
+    allowed.is_some_and(|list| !list.iter().any(|n| n == name))
 }
 
 /// Why the destination could not be listed.
