@@ -15,17 +15,21 @@ use arrow::compute::take_record_batch;
 use chrono::{Days, NaiveDate};
 use futures::StreamExt;
 use object_store::ObjectMeta;
+use object_store::path::Path;
 use parquet::file::properties::WriterProperties;
 use tokio::sync::Semaphore;
 
-use crate::day::{DayBuffer, DayError, SpilledRun, with_seq};
+use crate::day::{Conflict, DayBuffer, DayError, SpilledRun, with_seq};
 use crate::decode::{DecodedChunk, FileError, decode_files_where};
 use crate::layout::{self, iso_date};
 use crate::schema::{EVENTS, Table};
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
-use crate::summary::{BadFile, DayReport, FailedDay, KeptDay, OutsideDay, OutsideReason, Summary};
+use crate::summary::{
+    BadFile, ConflictingDuplicate, DayReport, FailedDay, KeptDay, OutsideDay, OutsideReason,
+    Summary,
+};
 use crate::time::{Delivery, day_of_millis, delivery};
 
 /// Everything a conversion needs to know, parsed once.
@@ -157,6 +161,9 @@ struct Run<'a> {
     /// Compressed bytes of files read ahead and not yet routed, in KiB.
     read_ahead: Arc<Semaphore>,
     summary: Summary,
+    /// The delivery files of the trail being converted, by their place in its sequence numbers
+    /// (to name the files of conflicting duplicates).
+    files_read: Vec<Path>,
 }
 
 /// A delivery file read, holding its share of the read-ahead budget until its rows are routed.
@@ -278,6 +285,7 @@ pub async fn convert(
             read_ahead_permits(opts.read_ahead_bytes) as usize
         )),
         summary: Summary::default(),
+        files_read: Vec::new(),
     };
 
     let discovery = source::discover(
@@ -415,6 +423,7 @@ impl Run<'_> {
             .collect();
         let mut outside: Outside = BTreeMap::new();
         let mut file_seq: u64 = 0;
+        self.files_read.clear();
 
         for (folder_date, files) in folders {
             let mut folder = FolderProgress {
@@ -506,6 +515,8 @@ impl Run<'_> {
                     &mut outside,
                 )?;
                 file_seq += reads.len() as u64;
+                self.files_read
+                    .extend(reads.iter().map(|r| r.meta.location.clone()));
                 self.keep_within_budget(&mut days, folder.rows_to_come())
                     .await?;
             }
@@ -775,8 +786,8 @@ impl Run<'_> {
             source,
         };
         self.check_deadline(trail)?;
-        let (parts, duplicates, _staging) = if day.buffer.rows() == 0 {
-            (Vec::new(), 0, None)
+        let (parts, merged, _staging) = if day.buffer.rows() == 0 {
+            (Vec::new(), Merged::default(), None)
         } else {
             let staging = tempfile::Builder::new()
                 .prefix("day-")
@@ -791,7 +802,7 @@ impl Run<'_> {
             let trim_above = trim_threshold(self.opts);
             let buffer = day.buffer;
             let encoding = Instant::now();
-            let (parts, duplicates) = tokio::task::spawn_blocking(move || {
+            let (parts, merged) = tokio::task::spawn_blocking(move || {
                 sort_and_encode(buffer, chunk_rows, trim_above, |sorted| {
                     sink::encode_day(
                         table,
@@ -808,7 +819,7 @@ impl Run<'_> {
             .map_err(|e| ConvertError::Task(e.to_string()))?
             .map_err(sink_err)?;
             tracing::debug!(day = %label, seconds = encoding.elapsed().as_secs_f64(), "sorted and encoded");
-            (parts, duplicates, Some(staging))
+            (parts, merged, Some(staging))
         };
         // With --allow-shrink an empty day clears what an earlier run wrote for it; without,
         // a day with fewer rows than the destination holds is kept (see sink::publish).
@@ -839,12 +850,29 @@ impl Run<'_> {
             region: trail.region.clone(),
             date: iso_date(date),
             events,
-            duplicates,
+            duplicates: merged.duplicates,
             files: parts.len() as u64,
             bytes,
         };
         self.summary.events_written += events;
-        self.summary.duplicates_dropped += duplicates;
+        self.summary.duplicates_dropped += merged.duplicates;
+        self.summary.conflicting_duplicates += merged.conflicting;
+        for conflict in merged.conflicts {
+            let file = |seq: u64| {
+                self.files_read.get((seq >> 32) as usize).map_or_else(
+                    || format!("file #{}", seq >> 32),
+                    |p| self.source.describe(p),
+                )
+            };
+            tracing::warn!(day = %label, event_id = %conflict.event_id, "records share an eventID and eventTime but differ: both written");
+            self.summary.conflicts.push(ConflictingDuplicate {
+                account: trail.account.clone(),
+                region: trail.region.clone(),
+                date: iso_date(date),
+                files: [file(conflict.seqs[0]), file(conflict.seqs[1])],
+                event_id: conflict.event_id,
+            });
+        }
         self.summary.bytes_written += bytes;
         self.progress.day_written(&report);
         self.summary.days.push(report);
@@ -879,19 +907,27 @@ impl FolderProgress {
     }
 }
 
+/// What merging a day dropped (true duplicates) and kept (conflicting ones).
+#[derive(Default)]
+struct Merged {
+    duplicates: u64,
+    conflicting: u64,
+    conflicts: Vec<Conflict>,
+}
+
 /// Merge a day's rows on one thread while `encode` writes the merged batches on others: the
 /// merge is serial, and alone it would leave the other cores idle between row groups.
-/// Returns what `encode` made and the duplicates dropped.
+/// Returns what `encode` made and what the merge dropped and kept.
 fn sort_and_encode<T>(
     buffer: DayBuffer,
     chunk_rows: usize,
     trim_above: usize,
     encode: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch, DayError>>) -> Result<T, SinkError>,
-) -> Result<(T, u64), SinkError> {
+) -> Result<(T, Merged), SinkError> {
     // Two batches in flight: the merge stays a little ahead, holding little memory.
     let (merged, received) = std::sync::mpsc::sync_channel(2);
     std::thread::scope(|scope| {
-        let merge = scope.spawn(move || -> Result<u64, DayError> {
+        let merge = scope.spawn(move || -> Result<Merged, DayError> {
             let mut sorted = buffer.into_sorted(chunk_rows)?;
             for (index, batch) in sorted.by_ref().enumerate() {
                 // A long merge frees a batch of a run for every batch it reads.
@@ -904,13 +940,17 @@ fn sort_and_encode<T>(
                     break;
                 }
             }
-            Ok(sorted.duplicates())
+            Ok(Merged {
+                duplicates: sorted.duplicates(),
+                conflicting: sorted.conflicting(),
+                conflicts: sorted.conflicts().to_vec(),
+            })
         });
         let made = encode(&mut received.into_iter());
-        let duplicates = merge
+        let merged = merge
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        Ok((made?, duplicates))
+        Ok((made?, merged))
     })
 }
 

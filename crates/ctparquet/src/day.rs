@@ -8,7 +8,10 @@
 //!
 //! Duplicates: AWS re-delivers an event with the same eventID (and, being the same event, the same
 //! eventTime). After sorting they are neighbours; the one with the lowest sequence number is kept.
-//! Rows without an eventID are never taken for duplicates.
+//! A row is a duplicate only when its whole content equals a kept row's: two records that share
+//! an eventID and eventTime but differ are both written and reported as a *conflict*, so that a
+//! file injected into the trail cannot hide a real event by reusing its id. Rows without an
+//! eventID are never taken for duplicates.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -268,8 +271,11 @@ impl DayBuffer {
             heads,
             sole,
             chunk_rows: chunk_rows.max(1),
-            last: None,
+            group: None,
+            content: None,
             duplicates: 0,
+            conflicts: Vec::new(),
+            conflicting: 0,
             done: false,
         })
     }
@@ -540,16 +546,58 @@ pub struct SortedDay {
     /// own order, with no key to copy into the heap for each.
     sole: Option<usize>,
     chunk_rows: usize,
-    /// (eventTime, eventID) of the last row kept, to drop its duplicates.
-    last: Option<(Option<i64>, String)>,
+    /// The (eventTime, eventID) of the last row kept and the rows kept with that key, to tell
+    /// its duplicates from conflicts.
+    group: Option<Group>,
+    /// Compares whole rows (all columns but the sequence), built at the first same-key pair.
+    content: Option<RowConverter>,
     duplicates: u64,
+    conflicts: Vec<Conflict>,
+    conflicting: u64,
     done: bool,
 }
+
+/// Rows of one (eventTime, eventID) key kept so far.
+struct Group {
+    time: Option<i64>,
+    id: String,
+    kept: Vec<KeptRow>,
+}
+
+/// A row kept in the output: where it is in the chunk being built, or (once that chunk is out)
+/// a one-row slice of it.
+enum KeptRow {
+    Picked(usize),
+    Slice(RecordBatch),
+}
+
+/// Two rows with the same eventID and eventTime but different content: both are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub event_id: String,
+    /// The sequence numbers ([`SEQ`]) of the first row kept with that key and of the row that
+    /// differs from it.
+    pub seqs: [u64; 2],
+}
+
+/// Conflicts described at most, per day; all are counted.
+pub const CONFLICTS_LISTED: usize = 20;
 
 impl SortedDay {
     /// Duplicates dropped so far (all of them once the iterator is exhausted).
     pub fn duplicates(&self) -> u64 {
         self.duplicates
+    }
+
+    /// Rows with an eventID and eventTime of a kept row but other content, written as well
+    /// (all of them once the iterator is exhausted).
+    pub fn conflicting(&self) -> u64 {
+        self.conflicting
+    }
+
+    /// The first [`CONFLICTS_LISTED`] conflicts.
+    pub fn conflicts(&self) -> &[Conflict] {
+        &self.conflicts
     }
 
     fn next_chunk(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
@@ -567,28 +615,69 @@ impl SortedDay {
             let time_col = keyed.times.as_primitive::<TimestampMillisecondType>();
             let id_col = keyed.ids.as_string::<i32>();
             let time = time_col.is_valid(row).then(|| time_col.value(row));
-            let duplicate = id_col.is_valid(row) && {
+            let keep = if !id_col.is_valid(row) {
+                self.group = None;
+                true
+            } else {
                 let id = id_col.value(row);
-                match &mut self.last {
-                    Some((last_time, last_id)) if *last_time == time && last_id == id => true,
-                    Some((last_time, last_id)) => {
-                        *last_time = time;
-                        last_id.clear();
-                        last_id.push_str(id);
-                        false
+                match &mut self.group {
+                    Some(group) if group.time == time && group.id == id => {
+                        let candidate = keyed.batch.slice(row, 1);
+                        let converter = self
+                            .content
+                            .get_or_insert_with(|| content_converter(self.keys.table));
+                        let mut conflict_with = None;
+                        let mut same = false;
+                        for kept in &group.kept {
+                            let kept = match kept {
+                                KeptRow::Picked(i) => {
+                                    let (source, r) = picks[*i];
+                                    sources[source].slice(r, 1)
+                                }
+                                KeptRow::Slice(batch) => batch.clone(),
+                            };
+                            if same_content(self.keys.table, converter, &kept, &candidate)? {
+                                same = true;
+                                break;
+                            }
+                            conflict_with.get_or_insert(seq_of(&kept));
+                        }
+                        if same {
+                            self.duplicates += 1;
+                        } else {
+                            self.conflicting += 1;
+                            if self.conflicts.len() < CONFLICTS_LISTED {
+                                self.conflicts.push(Conflict {
+                                    event_id: id.to_string(),
+                                    seqs: [
+                                        conflict_with.expect("a group keeps a row"),
+                                        seq_of(&candidate),
+                                    ],
+                                });
+                            }
+                            group.kept.push(KeptRow::Picked(picks.len()));
+                        }
+                        !same
+                    }
+                    Some(group) => {
+                        group.time = time;
+                        group.id.clear();
+                        group.id.push_str(id);
+                        group.kept.clear();
+                        group.kept.push(KeptRow::Picked(picks.len()));
+                        true
                     }
                     None => {
-                        self.last = Some((time, id.to_string()));
-                        false
+                        self.group = Some(Group {
+                            time,
+                            id: id.to_string(),
+                            kept: vec![KeptRow::Picked(picks.len())],
+                        });
+                        true
                     }
                 }
             };
-            if !id_col.is_valid(row) {
-                self.last = None;
-            }
-            if duplicate {
-                self.duplicates += 1;
-            } else {
+            if keep {
                 picks.push((cursor.source_of_head(&mut sources), row));
             }
             if !cursor.advance(&self.keys)? {
@@ -603,6 +692,15 @@ impl SortedDay {
         for cursor in self.cursors.iter_mut().flatten() {
             cursor.clear_sources();
         }
+        // The group may go on in the next chunk, whose picks start over.
+        if let Some(group) = &mut self.group {
+            for kept in &mut group.kept {
+                if let KeptRow::Picked(i) = *kept {
+                    let (source, r) = picks[i];
+                    *kept = KeptRow::Slice(sources[source].slice(r, 1));
+                }
+            }
+        }
         if picks.is_empty() {
             return Ok(None);
         }
@@ -612,6 +710,46 @@ impl SortedDay {
             interleave_record_batch(&refs, &picks)?,
         )))
     }
+}
+
+/// A row converter over a table's columns (the sequence left out), to compare whole rows.
+fn content_converter(table: &Table) -> RowConverter {
+    let fields = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| SortField::new(f.data_type().clone()))
+        .collect();
+    RowConverter::new(fields).expect("every column type has a row format")
+}
+
+/// Whether two one-row batches (of the internal schema) hold the same record: the same values,
+/// or (as verify judges) records that rebuild JSON-equal, e.g. with their JSON-valued members
+/// written with other whitespace or member order.
+fn same_content(
+    table: &Table,
+    converter: &RowConverter,
+    a: &RecordBatch,
+    b: &RecordBatch,
+) -> Result<bool, ArrowError> {
+    let columns = a.num_columns() - 1;
+    let rows_a = converter.convert_columns(&a.columns()[..columns])?;
+    let rows_b = converter.convert_columns(&b.columns()[..columns])?;
+    if rows_a.row(0) == rows_b.row(0) {
+        return Ok(true);
+    }
+    let rebuilt = |batch: &RecordBatch| {
+        crate::rebuild::rebuild_batch(table, &without_seq(table, batch.clone()))
+            .map_err(|e| ArrowError::ComputeError(format!("rebuilding a row: {e}")))
+    };
+    Ok(rebuilt(a)? == rebuilt(b)?)
+}
+
+/// The sequence number of a one-row batch of the internal schema.
+fn seq_of(row: &RecordBatch) -> u64 {
+    row.column(row.num_columns() - 1)
+        .as_primitive::<arrow::datatypes::UInt64Type>()
+        .value(0)
 }
 
 impl Iterator for SortedDay {
@@ -703,6 +841,71 @@ mod tests {
         );
         assert_eq!(dups, 2);
         assert_eq!(sizes, [2, 2]);
+    }
+
+    /// Records of (eventTime, eventID, eventName).
+    fn named(records: &[(&str, &str, &str)], first_seq: u64) -> RecordBatch {
+        let mut b = EventBatchBuilder::new(&EVENTS);
+        for (time, id, name) in records {
+            let json = format!(r#"{{"eventTime":"{time}","eventID":"{id}","eventName":"{name}"}}"#);
+            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(&json).unwrap();
+            b.append(&raw).unwrap();
+        }
+        let seq = UInt64Array::from_iter_values(first_seq..first_seq + records.len() as u64);
+        with_seq(&EVENTS, &b.finish(), seq).unwrap()
+    }
+
+    #[test]
+    fn same_id_and_time_with_other_content_is_kept_as_a_conflict() {
+        let t = "2026-01-05T10:00:00Z";
+        let batches = || {
+            vec![
+                named(&[(t, "a", "Real"), (t, "b", "Other")], 0),
+                // An injected copy of "a" (conflict), a true re-delivery of each, and the
+                // injected one again (a duplicate of the conflict, dropped).
+                named(
+                    &[(t, "a", "Injected"), (t, "a", "Real"), (t, "b", "Other")],
+                    10,
+                ),
+                named(&[(t, "a", "Injected")], 20),
+            ]
+        };
+        for chunk in [1, 2, 100] {
+            for spill in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                let mut day = DayBuffer::new(&EVENTS);
+                for b in batches() {
+                    day.push(b);
+                    if spill {
+                        day.spill(dir.path()).unwrap();
+                    }
+                }
+                let mut sorted = day.into_sorted(chunk).unwrap();
+                let mut names = Vec::new();
+                for batch in sorted.by_ref() {
+                    let batch = batch.unwrap();
+                    let col = batch
+                        .column_by_name("eventName")
+                        .unwrap()
+                        .as_string::<i32>();
+                    names.extend(col.iter().map(|v| v.unwrap().to_string()));
+                }
+                assert_eq!(
+                    names,
+                    ["Real", "Injected", "Other"],
+                    "chunk {chunk}, spill {spill}"
+                );
+                assert_eq!(sorted.duplicates(), 3);
+                assert_eq!(sorted.conflicting(), 1);
+                assert_eq!(
+                    sorted.conflicts(),
+                    [Conflict {
+                        event_id: "a".into(),
+                        seqs: [0, 10]
+                    }]
+                );
+            }
+        }
     }
 
     #[test]

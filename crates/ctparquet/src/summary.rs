@@ -40,6 +40,18 @@ pub struct KeptDay {
     pub events_in_source: u64,
 }
 
+/// Two records with the same eventID and eventTime but different content, both written: a
+/// re-delivery is identical, so one of them was changed or injected.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConflictingDuplicate {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    pub event_id: String,
+    /// The delivery files of the first record kept with that id and of the one that differs.
+    pub files: [String; 2],
+}
+
 /// A delivery file that could not be read as a CloudTrail log.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BadFile {
@@ -93,6 +105,10 @@ pub struct Summary {
     /// Events written to a day other than the date folder they were delivered in.
     pub events_moved: u64,
     pub duplicates_dropped: u64,
+    /// Records sharing an eventID and eventTime with another but not its content: all written.
+    pub conflicting_duplicates: u64,
+    /// Those conflicts, the first few of each day, with the files they came from.
+    pub conflicts: Vec<ConflictingDuplicate>,
     /// Events without a usable eventTime, written to their delivery folder's day (the original
     /// value is kept in `unmapped`).
     pub undated_events: u64,
@@ -169,6 +185,13 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "moved to true day   {:>12}", self.events_moved)?;
         writeln!(f, "duplicates dropped  {:>12}", self.duplicates_dropped)?;
+        if self.conflicting_duplicates > 0 {
+            writeln!(
+                f,
+                "conflicting dups    {:>12}  (same eventID and eventTime, other content: all written)",
+                self.conflicting_duplicates
+            )?;
+        }
         if self.undated_events > 0 {
             writeln!(
                 f,
@@ -247,6 +270,20 @@ impl fmt::Display for Summary {
                     f,
                     "  {} {:<15} {}  {:>10} events kept, {} in the source",
                     d.account, d.region, d.date, d.events_kept, d.events_in_source
+                )?;
+            }
+        }
+        if !self.conflicts.is_empty() {
+            writeln!(
+                f,
+                "\nrecords sharing an eventID and eventTime with different content (both written; \
+                 a re-delivery is identical, so one was changed or injected):"
+            )?;
+            for c in &self.conflicts {
+                writeln!(
+                    f,
+                    "  {} {:<15} {}  {}  in {} and {}",
+                    c.account, c.region, c.date, c.event_id, c.files[0], c.files[1]
                 )?;
             }
         }

@@ -173,15 +173,30 @@ fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
     }
 }
 
-/// A source event of a day: its content digests (duplicates with other content are allowed)
-/// and one of its records, for describing a change.
+/// A source event of a day: its content digests and one of its records, for describing a change.
+///
+/// An event with an eventID is written once per distinct content: re-deliveries are identical
+/// and dropped, records that reuse its id and time with other content are all written (the
+/// converter's conflicting duplicates). An event without an eventID is written once per copy
+/// (nothing identifies them as duplicates).
 struct SourceEvent {
     digests: Vec<u64>,
     record: Value,
-    /// How many rows it must have: 1 for an event with an eventID (duplicates are written once),
-    /// one per copy for an event without (nothing identifies them as duplicates).
-    expected: u32,
-    seen: u32,
+    has_id: bool,
+    /// Copies in the source (counted for events without an eventID).
+    copies: u32,
+    /// Rows of the destination matched to it, and their digests.
+    seen: Vec<u64>,
+}
+
+impl SourceEvent {
+    fn expected(&self) -> u32 {
+        if self.has_id {
+            self.digests.len() as u32
+        } else {
+            self.copies
+        }
+    }
 }
 
 /// Verify the days `opts.from ..= opts.to` of `dest` against `source`.
@@ -252,13 +267,14 @@ pub async fn verify(
                                     .or_insert_with(|| SourceEvent {
                                         digests: Vec::new(),
                                         record,
-                                        expected: 0,
-                                        seen: 0,
+                                        has_id,
+                                        copies: 0,
+                                        seen: Vec::new(),
                                     });
                             if !entry.digests.contains(&d) {
                                 entry.digests.push(d);
                             }
-                            entry.expected = if has_id { 1 } else { entry.expected + 1 };
+                            entry.copies += 1;
                         }
                     }
                     Err(e) => report
@@ -320,7 +336,10 @@ async fn check_day(
     report: &mut VerifyReport,
 ) -> Result<(), VerifyError> {
     report.days_checked += 1;
-    report.source_events += events.values().map(|e| u64::from(e.expected)).sum::<u64>();
+    report.source_events += events
+        .values()
+        .map(|e| u64::from(e.expected()))
+        .sum::<u64>();
     let diff = |kind, event: String, field: Option<String>, detail: String| Difference {
         account: trail.account.clone(),
         region: trail.region.clone(),
@@ -398,13 +417,15 @@ async fn check_day(
                     format!("in {file}, not in the source"),
                 )),
                 Some(event) => {
-                    event.seen += 1;
-                    if event.seen > event.expected {
+                    event.seen.push(d);
+                    let copies = event.seen.iter().filter(|s| **s == d).count();
+                    let twice = event.has_id && copies > 1;
+                    if twice || event.seen.len() as u32 > event.expected() {
                         report.differences.push(diff(
                             DifferenceKind::Duplicate,
                             describe_key(&key),
                             None,
-                            format!("written {} times", event.seen),
+                            format!("written {} times", event.seen.len()),
                         ));
                     } else if !event.digests.contains(&d) {
                         let field = first_difference("$", &event.record, &row);
@@ -428,7 +449,7 @@ async fn check_day(
     }
     let mut missing: Vec<_> = events
         .into_iter()
-        .filter(|(_, e)| e.seen < e.expected)
+        .filter(|(_, e)| (e.seen.len() as u32) < e.expected())
         .map(|(k, _)| k)
         .collect();
     missing.sort();

@@ -187,6 +187,57 @@ fn duplicates_across_files_are_written_once() {
 }
 
 #[test]
+fn a_record_reusing_an_event_id_with_other_content_is_written_and_reported() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let d = date("2026-03-10");
+    let real = ev("e1", "2026-03-10T10:00:00Z");
+    let mut injected = real.clone();
+    injected["eventName"] = json!("DeleteTrail");
+    // "a" sorts first: the injected record comes in the file read first, as an attacker would
+    // arrange it, and must not hide the real one.
+    let first = write_delivery(&src, A, "eu-west-1", d, "a", &[injected.clone()]);
+    let second = write_delivery(&src, A, "eu-west-1", d, "b", &[real.clone(), real.clone()]);
+    let dest = work.path().join("out");
+    let summary = convert(&src, &dest, &ConvertOptions::days(d, d));
+    assert_eq!(summary.events_written, 2);
+    assert_eq!(summary.duplicates_dropped, 1);
+    assert_eq!(summary.conflicting_duplicates, 1);
+    assert!(summary.accounted_for());
+    let conflict = &summary.conflicts[0];
+    assert_eq!(conflict.event_id, "e1");
+    let name = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(conflict.files[0].ends_with(&name(&first)), "{conflict:?}");
+    assert!(conflict.files[1].ends_with(&name(&second)), "{conflict:?}");
+    assert!(summary.to_string().contains("conflicting dups"));
+    let mut written: Vec<Value> = read_output(&dest).into_iter().map(|r| r.record).collect();
+    written.sort_by_key(|r| r["eventName"].as_str().unwrap().to_string());
+    assert_eq!(written, [injected.clone(), real]);
+
+    let report = verify_local(&src, &dest, &ctparquet::verify::VerifyOptions::days(d, d));
+    assert!(report.passed(), "{:#?}", report.differences);
+    assert_eq!(report.destination_rows, 2);
+
+    // A destination holding only one of them (as an earlier version wrote it) is short a row.
+    let only_real = work.path().join("only-real");
+    std::fs::remove_file(&first).unwrap();
+    convert(&src, &only_real, &ConvertOptions::days(d, d));
+    write_delivery(&src, A, "eu-west-1", d, "a", &[injected]);
+    let report = verify_local(
+        &src,
+        &only_real,
+        &ctparquet::verify::VerifyOptions::days(d, d),
+    );
+    let kinds: Vec<_> = report.differences.iter().map(|x| x.kind).collect();
+    assert_eq!(
+        kinds,
+        [ctparquet::verify::DifferenceKind::Missing],
+        "{:#?}",
+        report.differences
+    );
+}
+
+#[test]
 fn output_is_byte_identical_whatever_the_order_parallelism_range_or_memory() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
