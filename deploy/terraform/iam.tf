@@ -46,9 +46,11 @@ data "aws_iam_policy_document" "converter" {
     }
   }
 
+  # GetObject: the footers of a day's parts (a day is never replaced by fewer rows), a day's lease
+  # held by another run, and the pending parts a several-file day is copied from.
   statement {
     sid       = "WriteDestination"
-    actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.dest_bucket}/${local.dest_root}*"]
   }
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -150,6 +151,9 @@ def test_transient_faults_are_retried(server, tree, proxy):
         if method == "GET":
             assert path.startswith("/logs") and ("prefix=trail" in path or path.startswith("/logs/trail/")) \
                 or path.startswith("/lake/faulty") or "prefix=faulty" in path, path
+        elif (method, path) == ("POST", "/lake?delete"):
+            # object_store deletes through DeleteObjects: the day's released lease.
+            continue
         else:
             assert path.startswith("/lake/faulty/"), (method, path)
 
@@ -160,7 +164,7 @@ def test_exhausted_retries_leave_the_day_as_it_was(server, tree, proxy):
     before = download_prefix(server.client(), "lake", "keep")
     assert before
     # Every write to the destination fails: the run must fail, name the object, and change nothing.
-    proxy.add(Rule("503", method="PUT", path=r"^/lake/keep/", times=None))
+    proxy.add(Rule("503", method="PUT", path=r"^/lake/keep/.*\.parquet", times=None))
     out = ctparquet("convert", "s3://logs/trail", "s3://lake/keep", "--from", a, "--to", b,
                     "--s3-max-retries", "2", endpoint=proxy.endpoint, check=False)
     assert out.returncode == 1, out.stdout + out.stderr
@@ -188,3 +192,27 @@ def test_a_key_with_dot_dot_is_refused_by_name(server, tmp_path):
     assert "listing s3://dots/t/AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/30" in out.stderr
     assert '".."' in out.stderr
     assert not list((tmp_path / "out").rglob("*.parquet"))
+
+
+def test_a_day_another_run_holds_is_left_to_it(server, tree):
+    """Two writers of one day on S3: the second finds the day's lease (created with If-None-Match)
+    held, waits, and reports the day not written without touching it."""
+    a, _ = RANGES[0]
+    client = server.client()
+    ctparquet("convert", "s3://logs/trail", "s3://lake/held", "--date", a, endpoint=server.endpoint)
+    before = download_prefix(client, "lake", "held")
+    day = next(k for k in before if k.endswith("part-00000.parquet")).rsplit("/", 1)[0]
+    lease = {"host": "another-machine", "pid": 4242, "start": 0,
+             "acquired_ms": int(time.time() * 1000), "expires_ms": int(time.time() * 1000) + 3_600_000}
+    client.put_object(Bucket="lake", Key=f"held/{day}/_ctparquet.lock", Body=json.dumps(lease).encode())
+    out = ctparquet("convert", "s3://logs/trail", "s3://lake/held", "--date", a, "--lock-wait", "1",
+                    "--allow-shrink", "--json", endpoint=server.endpoint, check=False)
+    assert out.returncode == 1, out.stdout + out.stderr
+    failed = json.loads(out.stdout)["failed_days"]
+    assert len(failed) == 1 and "pid 4242 on another-machine" in failed[0]["reason"], failed
+    after = download_prefix(client, "lake", "held")
+    assert {k: v for k, v in after.items() if not k.endswith(".lock")} == before
+    # Once the lease ends (released here), the day converts again, and the lease is gone after.
+    client.delete_object(Bucket="lake", Key=f"held/{day}/_ctparquet.lock")
+    ctparquet("convert", "s3://logs/trail", "s3://lake/held", "--date", a, endpoint=server.endpoint)
+    assert download_prefix(client, "lake", "held") == before

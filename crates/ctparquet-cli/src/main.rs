@@ -91,7 +91,7 @@ async fn convert(args: ConvertArgs) -> Result<ExitCode> {
     }
     Ok(if summary.succeeded() {
         ExitCode::SUCCESS
-    } else {
+    } else if summary.failed_on_bad_input() {
         if !json {
             eprintln!(
                 "error: {} day(s) not written because of bad input (see above); fix or remove the files, or pass --skip-bad-files",
@@ -99,6 +99,14 @@ async fn convert(args: ConvertArgs) -> Result<ExitCode> {
             );
         }
         exit::code(exit::BAD_INPUT)
+    } else {
+        if !json {
+            eprintln!(
+                "error: {} day(s) not written: another run was writing them (see above); run again once it is done",
+                summary.failed_days.len()
+            );
+        }
+        exit::code(exit::FAILURE)
     })
 }
 

@@ -264,6 +264,10 @@ pub struct TuningArgs {
     /// (without it such a day is kept and reported: its source JSON was likely expired).
     #[arg(long, help_heading = "Scope", env = "CTPARQUET_ALLOW_SHRINK")]
     pub allow_shrink: bool,
+    /// Seconds to wait for a day another run is writing (it holds the day's lease) before
+    /// reporting the day not written.
+    #[arg(long, value_name = "SECONDS", env = "CTPARQUET_LOCK_WAIT", default_value_t = ctparquet::publish::DEFAULT_LOCK_WAIT.as_secs())]
+    pub lock_wait: u64,
     /// Delivery files read at once (reads overlap so per-request latency is hidden).
     #[arg(long, env = "CTPARQUET_CONCURRENCY", value_parser = parse_nonzero_count, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
     pub concurrency: usize,
@@ -291,7 +295,7 @@ pub struct TuningArgs {
     #[arg(long, help_heading = "Parquet", env = "CTPARQUET_ROW_GROUP_ROWS", value_parser = parse_nonzero_count, default_value_t = ParquetOptions::default().row_group_rows)]
     pub row_group_rows: usize,
     /// Split a day into part files of about this size (default: one file per day, which readers
-    /// see replaced at once; a day of several parts is replaced part by part).
+    /// see replaced at once; a day of several parts is switched by a commit record).
     #[arg(long, help_heading = "Parquet", env = "CTPARQUET_TARGET_FILE_SIZE", value_parser = parse_nonzero_size)]
     pub target_file_size: Option<u64>,
     /// Statistics: none, chunk (per row group) or page (also the page index).
@@ -358,6 +362,7 @@ pub fn convert_options(
     opts.table = scope.table.table();
     opts.skip_bad_files = tuning.skip_bad_files;
     opts.allow_shrink = tuning.allow_shrink;
+    opts.lock_wait = std::time::Duration::from_secs(tuning.lock_wait);
     opts.concurrency = tuning.concurrency;
     opts.read_ahead_bytes = tuning.read_ahead;
     opts.memory_budget_bytes = tuning.memory_budget as usize;

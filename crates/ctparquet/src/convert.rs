@@ -22,13 +22,14 @@ use tokio::sync::Semaphore;
 use crate::day::{Conflict, DayBuffer, DayError, SpilledRun, with_seq};
 use crate::decode::{DecodedChunk, FileError, decode_files_where};
 use crate::layout::{self, iso_date};
+use crate::publish::{Publication, PublishOptions, publish};
 use crate::schema::{EVENTS, Table};
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
 use crate::summary::{
-    BadFile, ConflictingDuplicate, DayReport, FailedDay, KeptDay, OutsideDay, OutsideReason,
-    Summary,
+    BadFile, ConflictingDuplicate, DayReport, FailCause, FailedDay, KeptDay, OutsideDay,
+    OutsideReason, Summary,
 };
 use crate::time::{Delivery, day_of_millis, delivery};
 
@@ -51,6 +52,8 @@ pub struct ConvertOptions {
     /// Off, such a day is kept as it is and reported (`Summary::kept_days`): its source was
     /// most likely expired or partly deleted, and the Parquet is then the only copy.
     pub allow_shrink: bool,
+    /// How long to wait for a day another run is publishing before reporting it not written.
+    pub lock_wait: std::time::Duration,
     /// Files read at once (reads overlap; decoding uses at most one thread per core).
     pub concurrency: usize,
     /// Compressed bytes of files read ahead of the one being routed, at most (bounds the memory
@@ -98,6 +101,7 @@ impl ConvertOptions {
             regions: None,
             skip_bad_files: false,
             allow_shrink: false,
+            lock_wait: crate::publish::DEFAULT_LOCK_WAIT,
             concurrency: 256,
             read_ahead_bytes: 32 * 1024 * 1024,
             memory_budget_bytes: 256 * 1024 * 1024,
@@ -775,6 +779,7 @@ impl Run<'_> {
                 region: trail.region.clone(),
                 date: iso_date(date),
                 reason,
+                cause: FailCause::BadInput,
                 events_not_written: day.events,
             });
             return Ok(());
@@ -822,14 +827,30 @@ impl Run<'_> {
             (parts, merged, Some(staging))
         };
         // With --allow-shrink an empty day clears what an earlier run wrote for it; without,
-        // a day with fewer rows than the destination holds is kept (see sink::publish).
+        // a day with fewer rows than the destination holds is kept (see publish::publish).
         let events: u64 = parts.iter().map(|p| p.rows).sum();
-        let published = match sink::publish(self.dest, &partition, &parts, self.opts.allow_shrink)
+        let publish_opts = PublishOptions {
+            allow_shrink: self.opts.allow_shrink,
+            lock_wait: self.opts.lock_wait,
+        };
+        let published = match publish(self.dest, &partition, &parts, publish_opts)
             .await
             .map_err(sink_err)?
         {
-            sink::Publication::Published(published) => published,
-            sink::Publication::Kept { existing } => {
+            Publication::Published(published) => published,
+            Publication::Locked { holder } => {
+                tracing::warn!(day = %label, %holder, "not written: another run holds the day");
+                self.summary.failed_days.push(FailedDay {
+                    account: trail.account.clone(),
+                    region: trail.region.clone(),
+                    date: iso_date(date),
+                    reason: holder,
+                    cause: FailCause::Busy,
+                    events_not_written: day.events,
+                });
+                return Ok(());
+            }
+            Publication::Kept { existing } => {
                 tracing::warn!(day = %label, existing, new = events, "kept: the source brings fewer events than the destination holds");
                 self.summary.kept_days.push(KeptDay {
                     account: trail.account.clone(),

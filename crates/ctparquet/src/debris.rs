@@ -40,11 +40,8 @@ pub fn staging_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// The prefix of this process's work folder names.
 pub fn work_dir_prefix() -> String {
-    let pid = std::process::id();
-    format!(
-        "{WORK_DIR_PREFIX}{pid}-{}-",
-        process_start(pid).unwrap_or(0)
-    )
+    let (pid, start) = this_process();
+    format!("{WORK_DIR_PREFIX}{pid}-{start}-")
 }
 
 /// Removes the work folders under `parent` whose process is gone; returns them. Folders of live
@@ -82,8 +79,26 @@ fn owner(name: &str) -> Option<(u32, u64)> {
     Some((pid, start))
 }
 
+/// This process: its pid and start time (0 when unknown), as work folders and day locks name it.
+pub fn this_process() -> (u32, u64) {
+    let pid = std::process::id();
+    (pid, process_start(pid).unwrap_or(0))
+}
+
+/// The name of this machine (empty when unknown): a lock's pid is only checked on its host.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length, which is passed.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
 /// Is process `pid`, started at `start` (0: unknown), still running?
-fn alive(pid: u32, start: u64) -> bool {
+pub fn alive(pid: u32, start: u64) -> bool {
     if pid == std::process::id() {
         return true;
     }

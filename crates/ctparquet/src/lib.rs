@@ -25,6 +25,7 @@ pub mod decode;
 pub mod gunzip;
 pub mod json;
 pub mod layout;
+pub mod publish;
 pub mod rebuild;
 pub mod schema;
 pub mod sink;

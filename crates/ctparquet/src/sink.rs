@@ -1,26 +1,19 @@
-//! Parquet out: the writer options, the encoding of a day into part files, and their publication.
+//! Parquet out: the writer options and the encoding of a day into part files.
 //!
 //! A day is encoded whole into local staging files first; only a day that encoded without error is
-//! published. Publishing puts each part file under its final name (each put is atomic: a reader
-//! sees the old file or the new one, never half of one), then removes the part files of an earlier
-//! run that this run did not write. With the default target file size a day is one file, so a
-//! reader sees the old day or the new day.
+//! published (see [`crate::publish`]).
 
 use std::fs::File;
 use std::path::{Path as FsPath, PathBuf};
 
 use arrow::array::RecordBatch;
-use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStoreExt};
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use tokio::io::AsyncReadExt;
 
 use crate::layout;
 use crate::schema::{self, FieldSpec, JsonColumns, Kind, Table};
-use crate::store::Location;
 use crate::writer::ParallelWriter;
 
 /// The version written into every file's metadata.
@@ -325,168 +318,9 @@ fn close(writer: ParallelWriter<File>, path: PathBuf, rows: u64) -> Result<Stage
     Ok(StagedPart { path, rows, bytes })
 }
 
-/// Multipart upload part size, at least: S3 takes at most 10,000 parts, so a file of more than
-/// ~80 GB gets larger parts (see [`part_size`]).
-const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
-/// Parts per upload at most, with margin under S3's 10,000.
-const MAX_PARTS: u64 = 9_000;
-
-/// The part size of a multipart upload of `len` bytes.
-fn part_size(len: u64) -> usize {
-    let needed = len.div_ceil(MAX_PARTS);
-    usize::try_from(needed)
-        .unwrap_or(usize::MAX)
-        .max(UPLOAD_CHUNK)
-}
-
-/// What publishing a day did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Published {
-    pub bytes: u64,
-    /// Part files of an earlier run removed.
-    pub removed: u64,
-}
-
-/// What became of a day given to [`publish`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Publication {
-    Published(Published),
-    /// Not replaced: the destination holds more rows for the day (`existing`) than the new
-    /// parts, and shrinking was not allowed.
-    Kept {
-        existing: u64,
-    },
-}
-
-/// Rows of the part files among `objects` (a day folder's listing), from their footers.
-async fn rows_of_parts(dest: &Location, objects: &[ObjectMeta]) -> u64 {
-    let mut rows = 0;
-    for object in objects {
-        if !object
-            .location
-            .filename()
-            .is_some_and(layout::is_part_file_name)
-        {
-            continue;
-        }
-        // A part file that cannot be read holds nothing worth keeping over a fresh conversion.
-        if let Ok(meta) =
-            crate::inspect::read_footer(dest.store.as_ref(), &object.location, object.size).await
-        {
-            rows += meta.file_metadata().num_rows().max(0) as u64;
-        }
-    }
-    rows
-}
-
-/// Put the staged parts of a day under `partition` and remove part files an earlier run left
-/// there that this run did not write. Unless `allow_shrink`, a day whose part files hold more
-/// rows than `parts` is left as it is: users expire the source JSON once converted, and a re-run
-/// over an expired (or partly expired) folder must not replace their only copy with less.
-pub async fn publish(
-    dest: &Location,
-    partition: &Path,
-    parts: &[StagedPart],
-    allow_shrink: bool,
-) -> Result<Publication, SinkError> {
-    let store_err = |what: String| move |source| SinkError::Store { what, source };
-    let existing = match dest.store.list_with_delimiter(Some(partition)).await {
-        Ok(listing) => listing.objects,
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => {
-            return Err(store_err(format!("listing {}", dest.describe(partition)))(
-                e,
-            ));
-        }
-    };
-    if !allow_shrink {
-        let rows = rows_of_parts(dest, &existing).await;
-        if rows > parts.iter().map(|p| p.rows).sum() {
-            return Ok(Publication::Kept { existing: rows });
-        }
-    }
-    let mut written = Vec::with_capacity(parts.len());
-    let mut done = Published::default();
-    // A local put killed before its rename left `part-NNNNN.parquet#N` here: invisible to
-    // object_store's listing, read (and failed on) by pyarrow.dataset and shell globs.
-    if let Some(folder) = dest.local_path(partition) {
-        for debris in crate::debris::staging_files(&folder)? {
-            std::fs::remove_file(&debris)?;
-            tracing::info!(file = %debris.display(), "removed the staging file of a killed write");
-        }
-    }
-    for (index, part) in parts.iter().enumerate() {
-        let key = partition.clone().join(layout::part_file_name(index));
-        upload(dest, &key, &part.path).await?;
-        done.bytes += part.bytes;
-        written.push(key);
-    }
-    for stale in existing.into_iter().map(|o| o.location) {
-        let ours = stale.filename().is_some_and(layout::is_part_file_name);
-        if ours && !written.contains(&stale) {
-            dest.store.delete(&stale).await.map_err(store_err(format!(
-                "removing stale {}",
-                dest.describe(&stale)
-            )))?;
-            done.removed += 1;
-        }
-    }
-    Ok(Publication::Published(done))
-}
-
-async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
-    let store_err = |source| SinkError::Store {
-        what: format!("writing {}", dest.describe(key)),
-        source,
-    };
-    let mut reader = tokio::fs::File::open(file).await?;
-    let len = reader.metadata().await?.len();
-    if len as usize <= UPLOAD_CHUNK {
-        // One PUT: atomic on every backend.
-        let mut buf = Vec::with_capacity(len as usize);
-        reader.read_to_end(&mut buf).await?;
-        dest.store.put(key, buf.into()).await.map_err(store_err)?;
-        return Ok(());
-    }
-    // Multipart: the object appears only when the upload completes; on failure the upload is
-    // aborted so no parts are left behind (and billed).
-    let mut upload = dest.store.put_multipart(key).await.map_err(store_err)?;
-    let chunk = part_size(len);
-    let result: Result<(), SinkError> = async {
-        loop {
-            let mut buf = Vec::with_capacity(chunk);
-            (&mut reader)
-                .take(chunk as u64)
-                .read_to_end(&mut buf)
-                .await?;
-            if buf.is_empty() {
-                break;
-            }
-            upload.put_part(buf.into()).await.map_err(store_err)?;
-        }
-        upload.complete().await.map_err(store_err)?;
-        Ok(())
-    }
-    .await;
-    if result.is_err()
-        && let Err(e) = upload.abort().await
-    {
-        tracing::warn!(key = %dest.describe(key), error = %e, "could not abort a failed multipart upload");
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn multipart_parts_stay_under_the_s3_limit() {
-        assert_eq!(part_size(1), UPLOAD_CHUNK);
-        assert_eq!(part_size(50 * 1024 * 1024 * 1024), UPLOAD_CHUNK);
-        let huge = 200 * 1024 * 1024 * 1024_u64;
-        assert!(huge.div_ceil(part_size(huge) as u64) <= MAX_PARTS);
-    }
 
     #[test]
     fn codecs_parse() {

@@ -145,7 +145,16 @@ async fn check_days(
                 .strip_prefix(folder.as_ref())
                 .unwrap_or_default()
                 .trim_start_matches('/');
-            let why = if !known {
+            let why = if relative == crate::publish::LOCK_NAME
+                || crate::publish::is_pending_name(relative)
+            {
+                // Hidden from readers: the lease of a run publishing the day now, or what a
+                // killed one left (the next publication of the day removes it).
+                continue;
+            } else if relative == crate::publish::COMMIT_NAME {
+                "a switch to new part files was interrupted: readers may see old and new parts \
+                 together until the day is converted again, which completes it"
+            } else if !known {
                 "a day of an account and region the source has no trail for"
             } else if relative.contains('/') {
                 "a file in a sub-folder of a day folder"

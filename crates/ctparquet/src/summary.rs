@@ -23,8 +23,28 @@ pub struct FailedDay {
     pub region: String,
     pub date: String,
     pub reason: String,
+    pub cause: FailCause,
     /// Events read for this day and not written because it failed.
     pub events_not_written: u64,
+}
+
+/// Why a day was not written.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailCause {
+    /// A delivery file it may hold events of is not a readable CloudTrail log.
+    BadInput,
+    /// Another run was writing the day (it held the day's lease) for longer than `--lock-wait`.
+    Busy,
+}
+
+impl Summary {
+    /// Did a day fail because of bad input files (and not only for other reasons)?
+    pub fn failed_on_bad_input(&self) -> bool {
+        self.failed_days
+            .iter()
+            .any(|d| d.cause == FailCause::BadInput)
+    }
 }
 
 /// A day kept as it was in the destination: its source now brings fewer events than its Parquet

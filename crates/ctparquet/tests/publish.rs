@@ -1,0 +1,224 @@
+//! A day is published whole or not at all: one writer at a time (the day's lease), and a day of
+//! several part files switched by a commit record that the next run completes when a run dies in
+//! the switch.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use ctparquet::ConvertOptions;
+use ctparquet::publish::{COMMIT_NAME, LOCK_NAME, pending_name};
+use ctparquet::verify::{DifferenceKind, VerifyOptions};
+use ctparquet_gen::{GenOptions, generate};
+
+const A: &str = "111122223333";
+
+fn day() -> chrono::NaiveDate {
+    date("2026-01-04")
+}
+
+/// Options of a day written as several part files.
+fn several_parts() -> ConvertOptions {
+    let mut opts = ConvertOptions::days(day(), day());
+    opts.parquet.target_file_bytes = 32 * 1024;
+    opts.parquet.row_group_rows = 1024;
+    opts
+}
+
+fn source(dir: &Path, seed: u64) {
+    generate(
+        dir,
+        &GenOptions {
+            accounts: vec![A.into()],
+            regions: vec!["us-east-1".into()],
+            days: 2,
+            files_per_day: 24,
+            events_per_file: 200,
+            seed,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+fn day_folder(dest: &Path) -> std::path::PathBuf {
+    dest.join(format!(
+        "account={A}/region=us-east-1/year=2026/month=01/day=04"
+    ))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn lease(host: &str, pid: u32, expires_ms: u64) -> String {
+    format!(
+        r#"{{"host":"{host}","pid":{pid},"start":0,"acquired_ms":{},"expires_ms":{expires_ms}}}"#,
+        now_ms()
+    )
+}
+
+#[test]
+fn a_day_whose_lease_is_held_is_not_written_and_said() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    source(&src, 1);
+    let dest = work.path().join("out");
+    convert(&src, &dest, &ConvertOptions::days(day(), day()));
+    let before = snapshot(&dest);
+    // A live holder: this test process, on this host, with an hour to go.
+    let lock = day_folder(&dest).join(LOCK_NAME);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    std::fs::write(
+        &lock,
+        lease(&host, std::process::id(), now_ms() + 3_600_000),
+    )
+    .unwrap();
+
+    let other = work.path().join("src2");
+    source(&other, 2);
+    let mut opts = ConvertOptions::days(day(), day());
+    opts.lock_wait = Duration::from_millis(300);
+    let summary = convert(&other, &dest, &opts);
+    assert_eq!(summary.failed_days.len(), 1, "{summary}");
+    let reason = &summary.failed_days[0].reason;
+    assert!(
+        reason.contains("another run") && reason.contains(&std::process::id().to_string()),
+        "{reason}"
+    );
+    assert!(summary.accounted_for());
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(snapshot(&dest), before, "the held day was touched");
+}
+
+#[test]
+fn a_stale_lease_is_taken_over() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    source(&src, 1);
+    let reference = work.path().join("ref");
+    convert(&src, &reference, &ConvertOptions::days(day(), day()));
+    for (name, holder) in [
+        // Expired, held on another machine.
+        ("expired", lease("elsewhere", 1, now_ms() - 1)),
+        // Within its lease, held by a process of this machine that is gone.
+        ("dead", {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            lease(&host, u32::MAX - 1, now_ms() + 3_600_000)
+        }),
+        // Not a lease of ours at all: judged by its age.
+        ("garbage", "not json".to_string()),
+    ] {
+        let dest = work.path().join(name);
+        std::fs::create_dir_all(day_folder(&dest)).unwrap();
+        std::fs::write(day_folder(&dest).join(LOCK_NAME), holder).unwrap();
+        let mut opts = ConvertOptions::days(day(), day());
+        opts.lock_wait = Duration::from_millis(300);
+        let summary = convert(&src, &dest, &opts);
+        if name == "garbage" {
+            // Written just now, so still within a lease's length: the day waits.
+            assert_eq!(summary.failed_days.len(), 1, "{name}: {summary}");
+            continue;
+        }
+        assert!(summary.succeeded(), "{name}: {summary}");
+        assert_eq!(snapshot(&dest), snapshot(&reference), "{name}");
+    }
+}
+
+#[test]
+fn a_day_of_several_parts_leaves_no_pending_object_and_replaces_all_parts() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    source(&old, 1);
+    source(&new, 2);
+    let dest = work.path().join("out");
+    convert(&old, &dest, &several_parts());
+    let old_parts = parquet_files(&dest).len();
+    assert!(old_parts >= 3, "{old_parts} parts");
+    let reference = work.path().join("ref");
+    convert(&new, &reference, &several_parts());
+    let mut opts = several_parts();
+    opts.allow_shrink = true;
+    convert(&new, &dest, &opts);
+    assert_eq!(snapshot(&dest), snapshot(&reference));
+}
+
+#[test]
+fn a_switch_killed_after_its_commit_is_reported_then_completed_by_the_next_run() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    source(&old, 1);
+    source(&new, 2);
+    let reference = work.path().join("ref");
+    convert(&new, &reference, &several_parts());
+    let new_parts = parquet_files(&reference);
+    assert!(new_parts.len() >= 3);
+
+    // The state a run leaves when killed in the switch: the old day, the new parts pending, the
+    // commit record, and the first part already moved.
+    let dest = work.path().join("out");
+    convert(&old, &dest, &several_parts());
+    let folder = day_folder(&dest);
+    let mut names = Vec::new();
+    for part in &new_parts {
+        let name = part.file_name().unwrap().to_str().unwrap().to_string();
+        std::fs::copy(part, folder.join(pending_name(&name))).unwrap();
+        names.push(name);
+    }
+    std::fs::write(
+        folder.join(COMMIT_NAME),
+        serde_json::json!({ "parts": names }).to_string(),
+    )
+    .unwrap();
+    std::fs::rename(folder.join(pending_name(&names[0])), folder.join(&names[0])).unwrap();
+
+    let report = verify_local(&new, &dest, &VerifyOptions::days(day(), day()));
+    let interrupted: Vec<_> = report
+        .differences
+        .iter()
+        .filter(|d| d.kind == DifferenceKind::Stray && d.event.ends_with(COMMIT_NAME))
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{:#?}", report.differences);
+    assert!(interrupted[0].detail.contains("interrupted"));
+
+    // The next run of the day completes the switch first, then publishes its own (the same).
+    convert(&new, &dest, &several_parts());
+    assert_eq!(snapshot(&dest), snapshot(&reference));
+    assert!(verify_local(&new, &dest, &VerifyOptions::days(day(), day())).passed());
+}
+
+#[test]
+fn pending_parts_of_a_run_killed_before_its_commit_leave_the_old_day_and_are_removed() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    source(&old, 1);
+    source(&new, 2);
+    let dest = work.path().join("out");
+    convert(&old, &dest, &several_parts());
+    let old_state = snapshot(&dest);
+    let reference = work.path().join("ref");
+    convert(&new, &reference, &several_parts());
+    let folder = day_folder(&dest);
+    for part in parquet_files(&reference).iter().take(2) {
+        let name = part.file_name().unwrap().to_str().unwrap();
+        std::fs::copy(part, folder.join(pending_name(name))).unwrap();
+    }
+    // Readers and verify see the old day whole: pending parts are hidden.
+    assert_eq!(
+        read_output(&dest).len(),
+        verify_local(&old, &dest, &VerifyOptions::days(day(), day())).source_events as usize
+    );
+    assert!(verify_local(&old, &dest, &VerifyOptions::days(day(), day())).passed());
+    // The next publication of the day removes them.
+    convert(&old, &dest, &several_parts());
+    assert_eq!(snapshot(&dest), old_state);
+}
