@@ -164,6 +164,10 @@ struct Run<'a> {
     cores: usize,
     /// Compressed bytes of files read ahead and not yet routed, in KiB.
     read_ahead: Arc<Semaphore>,
+    /// Inflated bytes of files being decoded or decoded and not yet routed, in KiB: the budget.
+    /// Compressed sizes say little of what a file inflates to (a 1.3 MB file can hold a 300 MB
+    /// record), so decoding waits on what files inflate to, by their gzip trailers.
+    inflating: Arc<Semaphore>,
     summary: Summary,
     /// The delivery files of the trail being converted, by their place in its sequence numbers
     /// (to name the files of conflicting duplicates).
@@ -213,18 +217,29 @@ fn chunks_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
     chunks
 }
 
-/// The unit of the read-ahead semaphore.
-const READ_AHEAD_UNIT: u64 = 1024;
-
-/// Permits of a read-ahead budget in bytes.
-fn read_ahead_permits(bytes: u64) -> u32 {
-    (bytes / READ_AHEAD_UNIT).clamp(1, u64::from(u32::MAX >> 4)) as u32
+/// What a delivery file inflates to: a gzip member's trailer holds its size (modulo 4 GiB; files
+/// are capped far below that by `--max-file-size`); plain JSON is its own size.
+fn inflated_size(bytes: &[u8]) -> u64 {
+    match bytes {
+        [0x1f, 0x8b, .., a, b, c, d] if bytes.len() >= 18 => {
+            u64::from(u32::from_le_bytes([*a, *b, *c, *d])).max(bytes.len() as u64)
+        }
+        _ => bytes.len() as u64,
+    }
 }
 
-/// How much of the read-ahead budget a file takes (at least one unit, at most all of it, so a
-/// file larger than the budget is read alone).
-fn read_ahead_weight(size: u64, total: u32) -> u32 {
-    (size / READ_AHEAD_UNIT).clamp(1, u64::from(total)) as u32
+/// The unit of the byte-counting semaphores (read-ahead, inflation).
+const PERMIT_UNIT: u64 = 1024;
+
+/// Permits of a budget in bytes.
+fn kib_permits(bytes: u64) -> u32 {
+    (bytes / PERMIT_UNIT).clamp(1, u64::from(u32::MAX >> 4)) as u32
+}
+
+/// How much of a budget of `total` permits `size` bytes take (at least one unit, at most all of
+/// it, so a file larger than the budget goes alone).
+fn kib_weight(size: u64, total: u32) -> u32 {
+    (size / PERMIT_UNIT).clamp(1, u64::from(total)) as u32
 }
 
 /// The cores this process may use.
@@ -285,11 +300,12 @@ pub async fn convert(
         progress,
         cpu: Arc::new(Semaphore::new(cores)),
         cores,
-        read_ahead: Arc::new(Semaphore::new(
-            read_ahead_permits(opts.read_ahead_bytes) as usize
-        )),
+        read_ahead: Arc::new(Semaphore::new(kib_permits(opts.read_ahead_bytes) as usize)),
         summary: Summary::default(),
         files_read: Vec::new(),
+        inflating: Arc::new(Semaphore::new(
+            kib_permits(opts.memory_budget_bytes as u64) as usize
+        )),
     };
 
     let discovery = source::discover(
@@ -437,8 +453,10 @@ impl Run<'_> {
             };
             let source = self.source.clone();
             let read_ahead = self.read_ahead.clone();
-            let read_ahead_total = read_ahead_permits(opts.read_ahead_bytes);
+            let read_ahead_total = kib_permits(opts.read_ahead_bytes);
             let max_bytes = opts.max_file_bytes;
+            let inflating = self.inflating.clone();
+            let inflating_total = kib_permits(opts.memory_budget_bytes as u64);
             let cpu = self.cpu.clone();
             let cores = self.cores;
             let table = opts.table;
@@ -453,7 +471,7 @@ impl Run<'_> {
                         // Files are started in order and the semaphore is fair, so the oldest
                         // file always gets its share first: no deadlock with `buffered`.
                         let permit = read_ahead
-                            .acquire_many_owned(read_ahead_weight(meta.size, read_ahead_total))
+                            .acquire_many_owned(kib_weight(meta.size, read_ahead_total))
                             .await
                             .expect("semaphore open");
                         let bytes = source::read(&source, &meta).await?;
@@ -474,8 +492,20 @@ impl Run<'_> {
                 })
                 .map(move |reads| {
                     let cpu = cpu.clone();
+                    let inflating = inflating.clone();
                     async move {
                         let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
+                        // Held until the chunk's rows are routed (and spilled if need be). Chunks
+                        // ask in order of a fair semaphore, and one asks for the whole budget at
+                        // most: the oldest chunk always gets its share first.
+                        let inflated: u64 = reads
+                            .iter()
+                            .map(|r| inflated_size(&r.bytes).min(max_bytes))
+                            .sum();
+                        let inflation = inflating
+                            .acquire_many_owned(kib_weight(inflated, inflating_total))
+                            .await
+                            .expect("semaphore open");
                         let _core = cpu.acquire_owned().await.expect("semaphore open");
                         tokio::task::spawn_blocking(move || {
                             // Only the requested days' records are decoded; the others (most of
@@ -490,7 +520,7 @@ impl Run<'_> {
                                 max_bytes,
                                 &keep,
                             );
-                            (reads, chunk)
+                            (reads, chunk, inflation)
                         })
                         .await
                         .map_err(|e| ConvertError::Task(e.to_string()))
@@ -503,7 +533,7 @@ impl Run<'_> {
             while let Some(item) = chunks.next().await {
                 self.check_deadline(trail)?;
                 // The read-ahead permits go when `reads` is dropped, once the rows are routed.
-                let (reads, chunk) = item?;
+                let (reads, chunk, inflation) = item?;
                 for read in &reads {
                     self.summary.source_files_read += 1;
                     self.summary.source_bytes_read += read.bytes.len() as u64;
@@ -523,6 +553,7 @@ impl Run<'_> {
                     .extend(reads.iter().map(|r| r.meta.location.clone()));
                 self.keep_within_budget(&mut days, folder.rows_to_come())
                     .await?;
+                drop(inflation);
             }
             tracing::debug!(folder = %folder_date, "folder read and routed");
             // Days up to `folder_date - lateness` have now seen every folder they read (folders
@@ -805,10 +836,11 @@ impl Run<'_> {
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
             let threads = self.cores;
             let trim_above = trim_threshold(self.opts);
+            let ahead_bytes = self.opts.memory_budget_bytes / 4;
             let buffer = day.buffer;
             let encoding = Instant::now();
             let (parts, merged) = tokio::task::spawn_blocking(move || {
-                sort_and_encode(buffer, chunk_rows, trim_above, |sorted| {
+                sort_and_encode(buffer, chunk_rows, trim_above, ahead_bytes, |sorted| {
                     sink::encode_day(
                         table,
                         sorted,
@@ -937,27 +969,36 @@ struct Merged {
 }
 
 /// Merge a day's rows on one thread while `encode` writes the merged batches on others: the
-/// merge is serial, and alone it would leave the other cores idle between row groups.
+/// merge is serial, and alone it would leave the other cores idle between row groups. The merge
+/// stays ahead by two batches and `ahead_bytes` at most: a batch holding one huge record (see
+/// `day`) is merged only once the encoder is done with the one before.
 /// Returns what `encode` made and what the merge dropped and kept.
 fn sort_and_encode<T>(
     buffer: DayBuffer,
     chunk_rows: usize,
     trim_above: usize,
+    ahead_bytes: usize,
     encode: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch, DayError>>) -> Result<T, SinkError>,
 ) -> Result<(T, Merged), SinkError> {
-    // Two batches in flight: the merge stays a little ahead, holding little memory.
     let (merged, received) = std::sync::mpsc::sync_channel(2);
+    let in_flight = InFlight::default();
     std::thread::scope(|scope| {
+        let in_flight = &in_flight;
         let merge = scope.spawn(move || -> Result<Merged, DayError> {
             let mut sorted = buffer.into_sorted(chunk_rows)?;
-            for (index, batch) in sorted.by_ref().enumerate() {
+            let mut index = 0;
+            while in_flight.wait_below(ahead_bytes) {
+                let Some(batch) = sorted.next() else { break };
                 // A long merge frees a batch of a run for every batch it reads.
                 if index % 16 == 15 {
                     crate::alloc::release_free_memory(trim_above);
                 }
+                index += 1;
                 let failed = batch.is_err();
+                let bytes = batch.as_ref().map_or(0, |b| b.get_array_memory_size());
+                in_flight.add(bytes);
                 // A closed channel means the encoder stopped (on its own error).
-                if merged.send(batch).is_err() || failed {
+                if merged.send((batch, bytes)).is_err() || failed {
                     break;
                 }
             }
@@ -967,12 +1008,73 @@ fn sort_and_encode<T>(
                 conflicts: sorted.conflicts().to_vec(),
             })
         });
-        let made = encode(&mut received.into_iter());
+        let made = encode(&mut Written {
+            received: received.into_iter(),
+            in_flight,
+            last: 0,
+        });
         let merged = merge
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         Ok((made?, merged))
     })
+}
+
+/// Bytes of merged batches handed to the encoder and not yet written.
+#[derive(Default)]
+struct InFlight {
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Wait until fewer than `limit` bytes are in flight (or none); false once the encoder is gone.
+    fn wait_below(&self, limit: usize) -> bool {
+        let mut state = self.state.lock().expect("not poisoned");
+        while state.0 > 0 && state.0 >= limit && !state.1 {
+            state = self.changed.wait(state).expect("not poisoned");
+        }
+        !state.1
+    }
+
+    fn add(&self, bytes: usize) {
+        self.state.lock().expect("not poisoned").0 += bytes;
+    }
+
+    fn remove(&self, bytes: usize) {
+        self.state.lock().expect("not poisoned").0 -= bytes;
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.state.lock().expect("not poisoned").1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// The encoder's side: a batch counts as in flight until the encoder asks for the next one.
+struct Written<'a, I> {
+    received: I,
+    in_flight: &'a InFlight,
+    last: usize,
+}
+
+impl<I: Iterator<Item = (Result<RecordBatch, DayError>, usize)>> Iterator for Written<'_, I> {
+    type Item = Result<RecordBatch, DayError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.in_flight.remove(std::mem::take(&mut self.last));
+        let (batch, bytes) = self.received.next()?;
+        self.last = bytes;
+        Some(batch)
+    }
+}
+
+impl<I> Drop for Written<'_, I> {
+    fn drop(&mut self) {
+        // The encoder is done (or failed): a merge waiting for room must not wait forever.
+        self.in_flight.close();
+    }
 }
 
 fn arrow_err(e: arrow::error::ArrowError) -> ConvertError {

@@ -138,7 +138,7 @@ pub struct DayBuffer {
     table: &'static Table,
     batches: Vec<RecordBatch>,
     memory: usize,
-    runs: Vec<tempfile::NamedTempFile>,
+    runs: Vec<SpilledRun>,
     rows: usize,
     /// Bytes of every batch pushed, spilled or not (for the average row size).
     pushed_bytes: usize,
@@ -226,7 +226,7 @@ impl DayBuffer {
 
     /// Add a run written from this day's rows.
     pub fn add_run(&mut self, run: SpilledRun) {
-        self.runs.push(run.0);
+        self.runs.push(run);
     }
 
     /// Sort what is in memory and write it to a run file in `dir`, here and now.
@@ -245,13 +245,7 @@ impl DayBuffer {
         let keys = SortKeys::new(self.table);
         let mut cursors = Vec::new();
         for run in std::mem::take(&mut self.runs) {
-            let reader = FileReader::try_new(BufReader::new(run.reopen()?), None)?;
-            // SAFETY: the run was written by `PendingRun::write` from arrays this process built
-            // and validated; reading it back need not check every offset and string again.
-            let reader = unsafe { reader.with_skip_validation(true) };
-            let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> =
-                Box::new(reader);
-            cursors.extend(Cursor::run(batches, run, &keys)?);
+            cursors.extend(Cursor::run(run, &keys)?);
         }
         if !self.batches.is_empty() {
             // Rows still in memory are merged where they are, in their sorted order: no copy of
@@ -288,8 +282,37 @@ pub struct PendingRun {
     bytes: usize,
 }
 
-/// A sorted run on disk, to be added back to its day.
-pub struct SpilledRun(tempfile::NamedTempFile);
+/// A sorted run on disk, to be added back to its day: its rows, and beside them their sort keys
+/// alone, batch for batch. The merge reads the keys of every run as it goes, and a batch of rows
+/// only when a row of it is taken, so a day of runs holding huge records (a 300 MB string each)
+/// does not hold one such batch per run at once.
+pub struct SpilledRun {
+    rows: tempfile::NamedTempFile,
+    keys: tempfile::NamedTempFile,
+}
+
+/// Reads an IPC file this process wrote.
+fn open_ipc(
+    file: &tempfile::NamedTempFile,
+) -> Result<FileReader<BufReader<std::fs::File>>, DayError> {
+    let reader = FileReader::try_new(BufReader::new(file.reopen()?), None)?;
+    // SAFETY: the file was written by `PendingRun::write` from arrays this process built and
+    // validated; reading it back need not check every offset and string again.
+    Ok(unsafe { reader.with_skip_validation(true) })
+}
+
+/// The columns of [`internal_schema`] the merge orders rows by: the time's top-level column, the
+/// id and the sequence.
+fn key_columns(table: &Table) -> Vec<usize> {
+    let schema = internal_schema(table);
+    let mut columns: Vec<usize> = [table.time[0], table.id, SEQ]
+        .iter()
+        .map(|name| schema.index_of(name).expect("key columns exist"))
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    columns
+}
 
 impl PendingRun {
     /// Bytes of the rows, held until the run is written.
@@ -299,18 +322,29 @@ impl PendingRun {
 
     /// Sort the rows and write them to a run file in `dir`.
     pub fn write(self, dir: &FsPath) -> Result<SpilledRun, DayError> {
-        let file = tempfile::Builder::new()
-            .prefix("ctparquet-run-")
-            .suffix(".arrow")
-            .tempfile_in(dir)?;
-        let mut writer =
-            FileWriter::try_new(BufWriter::new(file.reopen()?), &internal_schema(self.table))?;
-        let keys = SortKeys::new(self.table);
-        for chunk in InMemoryRun::new(sort_in_memory(&keys, self.batches)?) {
-            writer.write(&chunk?)?;
+        let file = |suffix: &str| {
+            tempfile::Builder::new()
+                .prefix("ctparquet-run-")
+                .suffix(suffix)
+                .tempfile_in(dir)
+        };
+        let (rows, keys) = (file(".arrow")?, file(".keys.arrow")?);
+        let schema = internal_schema(self.table);
+        let key_columns = key_columns(self.table);
+        let mut rows_out = FileWriter::try_new(BufWriter::new(rows.reopen()?), &schema)?;
+        let mut keys_out = FileWriter::try_new(
+            BufWriter::new(keys.reopen()?),
+            &Arc::new(schema.project(&key_columns)?),
+        )?;
+        let sort_keys = SortKeys::new(self.table);
+        for chunk in InMemoryRun::new(sort_in_memory(&sort_keys, self.batches)?) {
+            let chunk = chunk?;
+            keys_out.write(&chunk.project(&key_columns)?)?;
+            rows_out.write(&chunk)?;
         }
-        writer.finish()?;
-        Ok(SpilledRun(file))
+        rows_out.finish()?;
+        keys_out.finish()?;
+        Ok(SpilledRun { rows, keys })
     }
 }
 
@@ -338,6 +372,8 @@ impl Keyed {
 struct SortedInMemory {
     batches: Vec<Keyed>,
     order: Vec<(usize, usize)>,
+    /// Per batch: may it hold a huge row (see [`Cursor::head_is_huge`])?
+    large: Vec<bool>,
 }
 
 /// Sort rows held in memory. The batches are not copied into one: the sort orders (batch, row)
@@ -357,7 +393,15 @@ fn sort_in_memory(
         .flat_map(|(i, b)| (0..b.batch.num_rows()).map(move |r| (i, r)))
         .collect();
     order.sort_unstable_by(|a, b| batches[a.0].rows.row(a.1).cmp(&batches[b.0].rows.row(b.1)));
-    Ok(SortedInMemory { batches, order })
+    let large = batches
+        .iter()
+        .map(|b| b.batch.get_array_memory_size() >= HUGE_ROW_BYTES)
+        .collect();
+    Ok(SortedInMemory {
+        batches,
+        order,
+        large,
+    })
 }
 
 /// Rows held in memory, in sorted order, gathered a chunk at a time (to be written as a run).
@@ -398,14 +442,24 @@ impl Iterator for InMemoryRun {
 }
 
 /// One sorted input of the merge: a run read back from disk, or the rows still in memory.
+// A day has a cursor per spilled run (tens at most): their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Cursor {
     Run {
-        batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+        /// The run's sort keys, batch by batch.
+        keys: FileReader<BufReader<std::fs::File>>,
+        /// Its rows, read a batch at a time when a row of that batch is taken.
+        rows: FileReader<BufReader<std::fs::File>>,
+        /// The batch the cursor is in, its keys, and its rows once read.
+        index: usize,
         current: Keyed,
+        full: Option<RecordBatch>,
+        /// Whether `full` may hold a huge row (see [`Cursor::head_is_huge`]).
+        full_large: bool,
         pos: usize,
-        /// Index of `current` in the chunk being built, once a row of it was taken.
+        /// Index of `full` in the chunk being built, once a row of it was taken.
         source: Option<usize>,
-        _file: tempfile::NamedTempFile,
+        _run: SpilledRun,
     },
     InMemory {
         sorted: SortedInMemory,
@@ -415,22 +469,35 @@ enum Cursor {
     },
 }
 
+/// A batch of rows this large (bytes) may hold a huge record: its rows are sized one by one, a
+/// huge one goes out in a chunk of its own, and the batch is not kept beyond the chunk.
+const LARGE_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// A row whose strings add up to this many bytes goes out in a chunk of its own (and so reaches
+/// the encoder alone, uncopied).
+const HUGE_ROW_BYTES: usize = 16 * 1024 * 1024;
+
 impl Cursor {
     /// A cursor on a run's first non-empty batch, or `None` when there is none.
-    fn run(
-        mut batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
-        file: tempfile::NamedTempFile,
-        keys: &SortKeys,
-    ) -> Result<Option<Cursor>, ArrowError> {
-        Ok(
-            next_non_empty(&mut batches, keys)?.map(|current| Cursor::Run {
-                batches,
-                current,
-                pos: 0,
-                source: None,
-                _file: file,
-            }),
-        )
+    fn run(run: SpilledRun, keys: &SortKeys) -> Result<Option<Cursor>, DayError> {
+        let mut key_reader = open_ipc(&run.keys)?;
+        let rows = open_ipc(&run.rows)?;
+        for (index, batch) in key_reader.by_ref().enumerate() {
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                return Ok(Some(Cursor::Run {
+                    keys: key_reader,
+                    rows,
+                    index,
+                    current: Keyed::new(batch, keys)?,
+                    full: None,
+                    full_large: false,
+                    pos: 0,
+                    source: None,
+                    _run: run,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// A cursor on rows in memory, or `None` when there are none.
@@ -448,7 +515,7 @@ impl Cursor {
         keyed.rows.row(row).owned()
     }
 
-    /// The batch and row the cursor is on.
+    /// The keys of the batch the cursor is on, and its row in it.
     fn head(&self) -> (&Keyed, usize) {
         match self {
             Cursor::Run { current, pos, .. } => (current, *pos),
@@ -459,12 +526,66 @@ impl Cursor {
         }
     }
 
-    /// The index in `sources` of the head row's batch, added there the first time.
-    fn source_of_head(&mut self, sources: &mut Vec<RecordBatch>) -> usize {
-        let (slot, batch) = match self {
+    /// The rows of the batch the cursor is on (read from the run if need be), and its row in it.
+    fn head_rows(&mut self) -> Result<(&RecordBatch, usize), ArrowError> {
+        match self {
             Cursor::Run {
-                current, source, ..
-            } => (source, &current.batch),
+                rows,
+                index,
+                full,
+                full_large,
+                pos,
+                ..
+            } => {
+                if full.is_none() {
+                    rows.set_index(*index)?;
+                    let batch = rows.next().ok_or_else(|| {
+                        ArrowError::IpcError("a run has fewer batches of rows than of keys".into())
+                    })??;
+                    *full_large = batch.get_array_memory_size() >= HUGE_ROW_BYTES;
+                    *full = Some(batch);
+                }
+                Ok((full.as_ref().expect("read above"), *pos))
+            }
+            Cursor::InMemory { sorted, pos, .. } => {
+                let (batch, row) = sorted.order[*pos];
+                Ok((&sorted.batches[batch].batch, row))
+            }
+        }
+    }
+
+    /// The head row as a one-row batch.
+    fn head_row(&mut self) -> Result<RecordBatch, ArrowError> {
+        let (batch, row) = self.head_rows()?;
+        Ok(batch.slice(row, 1))
+    }
+
+    /// Is the head row huge (see [`HUGE_ROW_BYTES`])? Judged on the row alone, so chunk
+    /// boundaries stay independent of how the day was spilled.
+    fn head_is_huge(&mut self) -> Result<bool, ArrowError> {
+        self.head_rows()?;
+        // Only a batch at least that large can hold such a row: most are never looked into.
+        let large = match self {
+            Cursor::Run { full_large, .. } => *full_large,
+            Cursor::InMemory { sorted, pos, .. } => sorted.large[sorted.order[*pos].0],
+        };
+        if !large {
+            return Ok(false);
+        }
+        let (batch, row) = self.head_rows()?;
+        let bytes: usize = batch
+            .columns()
+            .iter()
+            .map(|c| string_bytes(c.as_ref(), row))
+            .sum();
+        Ok(bytes >= HUGE_ROW_BYTES)
+    }
+
+    /// The index in `sources` of the head row's batch, added there the first time.
+    fn source_of_head(&mut self, sources: &mut Vec<RecordBatch>) -> Result<usize, ArrowError> {
+        self.head_rows()?;
+        let (slot, batch) = match self {
+            Cursor::Run { full, source, .. } => (source, full.as_ref().expect("read above")),
             Cursor::InMemory {
                 sorted,
                 pos,
@@ -474,16 +595,25 @@ impl Cursor {
                 (&mut slots[batch], &sorted.batches[batch].batch)
             }
         };
-        *slot.get_or_insert_with(|| {
+        Ok(*slot.get_or_insert_with(|| {
             sources.push(batch.clone());
             sources.len() - 1
-        })
+        }))
     }
 
-    /// Forget the sources of the chunk just built.
+    /// Forget the sources of the chunk just built; a large batch of a run is let go too (read
+    /// again if more of its rows are taken).
     fn clear_sources(&mut self) {
         match self {
-            Cursor::Run { source, .. } => *source = None,
+            Cursor::Run { source, full, .. } => {
+                *source = None;
+                if full
+                    .as_ref()
+                    .is_some_and(|b| b.get_array_memory_size() >= LARGE_BATCH_BYTES)
+                {
+                    *full = None;
+                }
+            }
             Cursor::InMemory { sources, .. } => sources.fill(None),
         }
     }
@@ -492,8 +622,10 @@ impl Cursor {
     fn advance(&mut self, keys: &SortKeys) -> Result<bool, ArrowError> {
         match self {
             Cursor::Run {
-                batches,
+                keys: key_reader,
+                index,
                 current,
+                full,
                 pos,
                 source,
                 ..
@@ -502,15 +634,18 @@ impl Cursor {
                 if *pos < current.batch.num_rows() {
                     return Ok(true);
                 }
-                match next_non_empty(batches, keys)? {
-                    Some(next) => {
-                        *current = next;
+                *full = None;
+                *source = None;
+                for batch in key_reader.by_ref() {
+                    *index += 1;
+                    let batch = batch?;
+                    if batch.num_rows() > 0 {
+                        *current = Keyed::new(batch, keys)?;
                         *pos = 0;
-                        *source = None;
-                        Ok(true)
+                        return Ok(true);
                     }
-                    None => Ok(false),
                 }
+                Ok(false)
             }
             Cursor::InMemory { sorted, pos, .. } => {
                 *pos += 1;
@@ -520,18 +655,28 @@ impl Cursor {
     }
 }
 
-/// The next batch with rows, keyed.
-fn next_non_empty(
-    batches: &mut (dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send),
-    keys: &SortKeys,
-) -> Result<Option<Keyed>, ArrowError> {
-    for batch in batches {
-        let batch = batch?;
-        if batch.num_rows() > 0 {
-            return Keyed::new(batch, keys).map(Some);
-        }
+/// Bytes of the strings of one row of an array (nested ones included).
+fn string_bytes(array: &dyn Array, row: usize) -> usize {
+    if array.is_null(row) {
+        return 0;
     }
-    Ok(None)
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value_length(row) as usize,
+        DataType::Struct(_) => array
+            .as_struct()
+            .columns()
+            .iter()
+            .map(|c| string_bytes(c.as_ref(), row))
+            .sum(),
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let items = list.value(row);
+            (0..items.len())
+                .map(|i| string_bytes(items.as_ref(), i))
+                .sum()
+        }
+        _ => 0,
+    }
 }
 
 /// The merged rows of a day, as an iterator of batches.
@@ -611,74 +756,88 @@ impl SortedDay {
             let cursor = self.cursors[best]
                 .as_mut()
                 .expect("a head is of a live input");
-            let (keyed, row) = cursor.head();
-            let time_col = keyed.times.as_primitive::<TimestampMillisecondType>();
-            let id_col = keyed.ids.as_string::<i32>();
-            let time = time_col.is_valid(row).then(|| time_col.value(row));
-            let keep = if !id_col.is_valid(row) {
-                self.group = None;
-                true
-            } else {
-                let id = id_col.value(row);
-                match &mut self.group {
-                    Some(group) if group.time == time && group.id == id => {
-                        let candidate = keyed.batch.slice(row, 1);
-                        let converter = self
-                            .content
-                            .get_or_insert_with(|| content_converter(self.keys.table));
-                        let mut conflict_with = None;
-                        let mut same = false;
-                        for kept in &group.kept {
-                            let kept = match kept {
-                                KeptRow::Picked(i) => {
-                                    let (source, r) = picks[*i];
-                                    sources[source].slice(r, 1)
-                                }
-                                KeptRow::Slice(batch) => batch.clone(),
-                            };
-                            if same_content(self.keys.table, converter, &kept, &candidate)? {
-                                same = true;
-                                break;
-                            }
-                            conflict_with.get_or_insert(seq_of(&kept));
-                        }
-                        if same {
-                            self.duplicates += 1;
-                        } else {
-                            self.conflicting += 1;
-                            if self.conflicts.len() < CONFLICTS_LISTED {
-                                self.conflicts.push(Conflict {
-                                    event_id: id.to_string(),
-                                    seqs: [
-                                        conflict_with.expect("a group keeps a row"),
-                                        seq_of(&candidate),
-                                    ],
-                                });
-                            }
+            // A huge row goes out in a chunk of its own: one copy of it at a time.
+            let huge = cursor.head_is_huge()?;
+            if huge && !picks.is_empty() {
+                if self.sole.is_none() {
+                    self.heads.push(Reverse((cursor.head_key(), best)));
+                }
+                break;
+            }
+            // Does it share the (eventTime, eventID) of the rows kept last?
+            let same_key = {
+                let (keyed, row) = cursor.head();
+                let time_col = keyed.times.as_primitive::<TimestampMillisecondType>();
+                let id_col = keyed.ids.as_string::<i32>();
+                let time = time_col.is_valid(row).then(|| time_col.value(row));
+                if !id_col.is_valid(row) {
+                    self.group = None;
+                    false
+                } else {
+                    let id = id_col.value(row);
+                    match &mut self.group {
+                        Some(group) if group.time == time && group.id == id => true,
+                        Some(group) => {
+                            group.time = time;
+                            group.id.clear();
+                            group.id.push_str(id);
+                            group.kept.clear();
                             group.kept.push(KeptRow::Picked(picks.len()));
+                            false
                         }
-                        !same
-                    }
-                    Some(group) => {
-                        group.time = time;
-                        group.id.clear();
-                        group.id.push_str(id);
-                        group.kept.clear();
-                        group.kept.push(KeptRow::Picked(picks.len()));
-                        true
-                    }
-                    None => {
-                        self.group = Some(Group {
-                            time,
-                            id: id.to_string(),
-                            kept: vec![KeptRow::Picked(picks.len())],
-                        });
-                        true
+                        None => {
+                            self.group = Some(Group {
+                                time,
+                                id: id.to_string(),
+                                kept: vec![KeptRow::Picked(picks.len())],
+                            });
+                            false
+                        }
                     }
                 }
             };
+            let keep = !same_key || {
+                let group = self.group.as_mut().expect("a key was kept");
+                let candidate = cursor.head_row()?;
+                let converter = self
+                    .content
+                    .get_or_insert_with(|| content_converter(self.keys.table));
+                let mut conflict_with = None;
+                let mut same = false;
+                for kept in &group.kept {
+                    let kept = match kept {
+                        KeptRow::Picked(i) => {
+                            let (source, r) = picks[*i];
+                            sources[source].slice(r, 1)
+                        }
+                        KeptRow::Slice(batch) => batch.clone(),
+                    };
+                    if same_content(self.keys.table, converter, &kept, &candidate)? {
+                        same = true;
+                        break;
+                    }
+                    conflict_with.get_or_insert(seq_of(&kept));
+                }
+                if same {
+                    self.duplicates += 1;
+                } else {
+                    self.conflicting += 1;
+                    if self.conflicts.len() < CONFLICTS_LISTED {
+                        self.conflicts.push(Conflict {
+                            event_id: group.id.clone(),
+                            seqs: [
+                                conflict_with.expect("a group keeps a row"),
+                                seq_of(&candidate),
+                            ],
+                        });
+                    }
+                    group.kept.push(KeptRow::Picked(picks.len()));
+                }
+                !same
+            };
             if keep {
-                picks.push((cursor.source_of_head(&mut sources), row));
+                let row = cursor.head().1;
+                picks.push((cursor.source_of_head(&mut sources)?, row));
             }
             if !cursor.advance(&self.keys)? {
                 self.cursors[best] = None;
@@ -687,6 +846,9 @@ impl SortedDay {
                 self.sole = Some(best);
             } else {
                 self.heads.push(Reverse((cursor.head_key(), best)));
+            }
+            if huge && keep {
+                break;
             }
         }
         for cursor in self.cursors.iter_mut().flatten() {
@@ -701,14 +863,16 @@ impl SortedDay {
                 }
             }
         }
-        if picks.is_empty() {
-            return Ok(None);
-        }
-        let refs: Vec<&RecordBatch> = sources.iter().collect();
-        Ok(Some(without_seq(
-            self.keys.table,
-            interleave_record_batch(&refs, &picks)?,
-        )))
+        let chunk = match picks.as_slice() {
+            [] => return Ok(None),
+            // One row (a huge one, as a rule): passed on as it is, not copied.
+            [(source, row)] => sources[*source].slice(*row, 1),
+            _ => {
+                let refs: Vec<&RecordBatch> = sources.iter().collect();
+                interleave_record_batch(&refs, &picks)?
+            }
+        };
+        Ok(Some(without_seq(self.keys.table, chunk)))
     }
 }
 

@@ -230,14 +230,22 @@ impl ParquetOptions {
 /// a lot but are long: a dictionary larger than the default 1 MiB page keeps them dictionary
 /// encoded for the whole row group instead of falling back to plain mid-chunk. Identifiers unique
 /// per row (eventID, requestID) gain nothing from a dictionary but the cost of its indices.
+///
+/// No statistics for JSON documents (nor `unmapped`): the min and max of a document's text prune
+/// nothing a reader asks, and arrow-rs copies each page's min and max value whole before it
+/// truncates them, so a record with one 300 MB document cost 600 MB more to encode.
 fn column_encodings(
     table: &Table,
     mut builder: parquet::file::properties::WriterPropertiesBuilder,
 ) -> parquet::file::properties::WriterPropertiesBuilder {
+    builder = builder
+        .set_column_statistics_enabled(ColumnPath::from(schema::UNMAPPED), EnabledStatistics::None);
     for spec in table.fields {
         let path = ColumnPath::from(spec.name);
         if matches!(spec.kind, Kind::Json) {
-            builder = builder.set_column_dictionary_page_size_limit(path, JSON_DICTIONARY_BYTES);
+            builder = builder
+                .set_column_dictionary_page_size_limit(path.clone(), JSON_DICTIONARY_BYTES)
+                .set_column_statistics_enabled(path, EnabledStatistics::None);
         } else if table.unique_columns.contains(&spec.name) {
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
