@@ -242,3 +242,39 @@ def test_json_columns_json_is_typed_json_for_duckdb(converted, tmp_path):
     assert bucket_counts_from_source(typed) == bucket_counts_from_source(dest)
     dtype = pl.scan_parquet(typed, hive_partitioning=True, hive_schema=POLARS_HIVE).collect_schema()["requestParameters"]
     assert dtype != pl.String
+
+
+def test_a_lone_surrogate_leaves_the_day_readable_and_its_text_kept(tmp_path):
+    """JSON allows "\\ud800" alone; DuckDB's and Athena's JSON parsers refuse it. Such a record is
+    written with U+FFFD in its place, every reader reads the day (DuckDB's ->> included), the exact
+    text is kept in unmapped's ctparquet:raw, and verify proves the record."""
+    import gzip
+    import json
+    import subprocess
+    from conftest import BIN
+    folder = tmp_path / "src" / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026" / "01" / "04"
+    folder.mkdir(parents=True)
+    text = ('{"Records":[{"eventVersion":"1.11","eventID":"s1","eventTime":"2026-01-04T10:00:00Z",'
+            '"eventName":"Put\\ud800X","requestParameters":{"key":"a\\udc00b","emoji":"\\ud83d\\ude00"}},'
+            '{"eventVersion":"1.11","eventID":"s2","eventTime":"2026-01-04T11:00:00Z","eventName":"Fine",'
+            '"requestParameters":{"key":"k"}}]}')
+    (folder / "111122223333_CloudTrail_us-east-1_20260104T0000Z_s.json.gz").write_bytes(gzip.compress(text.encode()))
+    dest = tmp_path / "out"
+    out = subprocess.run([str(BIN), "convert", tmp_path / "src", dest, "--date", "2026-01-04", "--json"],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["lone_surrogate_events"] == 1
+    rows = duckdb.sql(f"SELECT eventID, eventName, requestParameters->>'key' AS k, unmapped "
+                      f"FROM {duck_scan(dest)} ORDER BY eventID").fetchall()
+    assert [r[:3] for r in rows] == [("s1", "Put\ufffdX", "a\ufffdb"), ("s2", "Fine", "k")]
+    raw = json.loads(rows[0][3])["ctparquet:raw"]
+    # Python's json keeps lone surrogates: the kept text is the source's, exactly.
+    assert json.loads(raw["eventName"]) == "Put\ud800X"
+    assert json.loads(raw["requestParameters"]) == {"key": "a\udc00b", "emoji": "\U0001F600"}
+    polars = pl.scan_parquet(dest, hive_partitioning=True, hive_schema=POLARS_HIVE).select(
+        pl.col("requestParameters").str.json_path_match("$.key")).collect()
+    assert sorted(polars.to_series().to_list()) == ["a\ufffdb", "k"]
+    table = ds.dataset(dest, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 2
+    check = subprocess.run([str(BIN), "verify", tmp_path / "src", dest, "--date", "2026-01-04"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr

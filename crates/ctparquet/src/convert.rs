@@ -647,7 +647,9 @@ impl Run<'_> {
             event_times,
             files,
             skipped,
+            lone_surrogates,
         } = chunk;
+        self.summary.lone_surrogate_events += lone_surrogates;
         let mut pushed = 0;
         // Rows by day, with their tie-breaking sequence (file order, then record order).
         let mut by_day: BTreeMap<NaiveDate, (Vec<u32>, Vec<u64>)> = BTreeMap::new();

@@ -25,7 +25,10 @@ use arrow::datatypes::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
 use crate::gunzip::{Gunzip, GunzipError};
-use crate::json::{JsonType, Members, Record, array_items, minify, object_members, raw_str};
+use crate::json::{
+    JsonType, Members, RAW_MEMBERS, Record, array_items, keep_raw_members, may_hold_surrogates,
+    minify, object_members, raw_str,
+};
 use crate::schema::{FieldSpec, Kind, Table};
 use crate::time::{ParsedTime, parse_event_time};
 
@@ -562,6 +565,10 @@ pub struct EventBatchBuilder {
     unmapped: StringBuilder,
     scratch: String,
     rows: usize,
+    /// Whether the records being appended may hold surrogate escapes (see [`RAW_MEMBERS`]).
+    check_surrogates: bool,
+    /// Records appended with a member kept under [`RAW_MEMBERS`] for a lone surrogate.
+    lone_surrogates: u64,
 }
 
 impl EventBatchBuilder {
@@ -585,6 +592,8 @@ impl EventBatchBuilder {
             unmapped: StringBuilder::with_capacity(rows, 0),
             scratch: String::new(),
             rows: 0,
+            check_surrogates: true,
+            lone_surrogates: 0,
         }
     }
 
@@ -605,7 +614,41 @@ impl EventBatchBuilder {
     /// Append a record already split into its members; returns its instant.
     fn append_members(&mut self, members: Members<'_>) -> Option<i64> {
         let mut time = None;
-        let extra = self.top.append_members_with_time(members, &mut time);
+        let extra = match keep_raw_members(&members, self.check_surrogates) {
+            None => self.top.append_members_with_time(members, &mut time),
+            Some((decoded, raw)) => {
+                let decoded = Members(
+                    decoded
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_ref()))
+                        .collect(),
+                );
+                let mut extra = self
+                    .top
+                    .append_members_with_time(decoded, &mut time)
+                    .unwrap_or_default();
+                if raw.iter().any(|(key, _)| key != RAW_MEMBERS) {
+                    self.lone_surrogates += 1;
+                }
+                let kept = raw
+                    .into_iter()
+                    .map(|(key, text)| {
+                        let text = serde_json::to_string(&text).expect("a string serialises");
+                        (Cow::Owned(key), Extra::Raw(Cow::Owned(text)))
+                    })
+                    .collect();
+                extra.push((Cow::Borrowed(RAW_MEMBERS), Extra::Object(kept)));
+                self.write_unmapped(Some(extra));
+                self.rows += 1;
+                return time;
+            }
+        };
+        self.write_unmapped(extra);
+        self.rows += 1;
+        time
+    }
+
+    fn write_unmapped(&mut self, extra: Option<Vec<(Cow<'_, str>, Extra<'_>)>>) {
         match extra {
             None => self.unmapped.append_null(),
             Some(members) => {
@@ -614,8 +657,11 @@ impl EventBatchBuilder {
                 self.unmapped.append_value(&self.scratch);
             }
         }
-        self.rows += 1;
-        time
+    }
+
+    /// Records appended so far with a lone surrogate (see [`RAW_MEMBERS`]).
+    pub fn lone_surrogates(&self) -> u64 {
+        self.lone_surrogates
     }
 
     /// The rows appended so far; the builder is empty afterwards.
@@ -678,6 +724,8 @@ pub struct DecodedChunk {
     /// For each file, in order: the instants of the records left out by the `keep` filter of
     /// [`decode_files_where`] (read and counted, not decoded).
     pub skipped: Vec<Vec<Option<i64>>>,
+    /// Records decoded that hold a lone surrogate (see [`RAW_MEMBERS`]).
+    pub lone_surrogates: u64,
 }
 
 /// Decode delivery files. A file is taken whole or reported whole: every record is checked to
@@ -720,6 +768,7 @@ pub fn decode_files_where<'a>(
             let builder = builder.get_or_insert_with(|| {
                 EventBatchBuilder::with_capacity(table, records.len() * (files.len() - position))
             });
+            builder.check_surrogates = may_hold_surrogates(json);
             let mut objects = Vec::with_capacity(records.len());
             for (index, record) in records.into_iter().enumerate() {
                 match record {
@@ -753,10 +802,10 @@ pub fn decode_files_where<'a>(
         skipped_by_file.push(skipped);
         outcomes.push(outcome);
     }
+    let mut builder = builder.unwrap_or_else(|| EventBatchBuilder::with_capacity(table, 0));
     DecodedChunk {
-        batch: builder
-            .unwrap_or_else(|| EventBatchBuilder::with_capacity(table, 0))
-            .finish(),
+        lone_surrogates: builder.lone_surrogates(),
+        batch: builder.finish(),
         event_times,
         files: outcomes,
         skipped: skipped_by_file,

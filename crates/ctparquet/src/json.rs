@@ -556,3 +556,125 @@ mod tests {
         assert!(array_items("{}").is_none());
     }
 }
+
+/// The member of `unmapped` that keeps the exact text of record members strict readers refuse:
+/// an object of member name to that member's minified JSON text, as a JSON string.
+///
+/// JSON allows an escape of half a UTF-16 surrogate pair alone (`"\ud800"`); DuckDB, Athena and
+/// most JSON libraries (serde_json among them) refuse to parse it, and one such value would make a
+/// whole day unreadable to them. Such a member is written with each lone surrogate replaced by
+/// U+FFFD (what readers show for it anyway) and its original text kept here, where it is an
+/// ordinary string. A record that has a member of this very name keeps it here too, so the rule
+/// "a member listed here rebuilds to the text listed" holds for every row.
+pub const RAW_MEMBERS: &str = "ctparquet:raw";
+
+/// Could the JSON text hold an escape of a surrogate (`\uD800` to `\uDFFF`)? A quick look at a
+/// whole file, so that records are examined one by one only in the files that need it.
+pub fn may_hold_surrogates(json: &[u8]) -> bool {
+    memchr::memmem::find_iter(json, b"\\u").any(|at| {
+        matches!(json.get(at + 2), Some(b'd' | b'D'))
+            && matches!(
+                json.get(at + 3),
+                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+            )
+    })
+}
+
+/// The JSON text with each lone surrogate escape replaced by `\ufffd`, or `None` when it has
+/// none. The text must be valid JSON (every `\u` is followed by four hex digits).
+pub fn without_lone_surrogates(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let unit = |at: usize| -> Option<u16> {
+        let hex = bytes.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let is_escape = |at: usize| bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u');
+    let mut out: Option<String> = None;
+    let (mut i, mut copied) = (0, 0);
+    while let Some(found) = memchr::memchr(b'\\', &bytes[i..]) {
+        let at = i + found;
+        if bytes.get(at + 1) != Some(&b'u') {
+            i = at + 2;
+            continue;
+        }
+        let code = unit(at + 2).unwrap_or(0);
+        let paired = (0xD800..0xDC00).contains(&code)
+            && is_escape(at + 6)
+            && unit(at + 8).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+        if paired {
+            i = at + 12;
+        } else if (0xD800..0xE000).contains(&code) {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            out.push_str(&text[copied..at]);
+            out.push_str("\\ufffd");
+            i = at + 6;
+            copied = i;
+        } else {
+            i = at + 6;
+        }
+    }
+    out.map(|mut out| {
+        out.push_str(&text[copied..]);
+        out
+    })
+}
+
+/// A record's members as they are decoded, and the exact text of those kept under
+/// [`RAW_MEMBERS`] (see there): `None` when the record needs nothing of the kind.
+pub type RawKept<'a> = (Vec<(Cow<'a, str>, Cow<'a, str>)>, Vec<(String, String)>);
+
+/// Split off the members strict readers would refuse (see [`RAW_MEMBERS`]); `check`: whether
+/// the record's file may hold surrogate escapes at all ([`may_hold_surrogates`]).
+pub fn keep_raw_members<'a>(members: &Members<'a>, check: bool) -> Option<RawKept<'a>> {
+    let named = members.0.iter().any(|(key, _)| key == RAW_MEMBERS);
+    if !check && !named {
+        return None;
+    }
+    let fixes: Vec<Option<String>> = members
+        .0
+        .iter()
+        .map(|(key, value)| match key == RAW_MEMBERS {
+            true => None,
+            false if check => without_lone_surrogates(value),
+            false => None,
+        })
+        .collect();
+    if !named && fixes.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut decoded = Vec::with_capacity(members.0.len());
+    let mut raw = Vec::new();
+    for ((key, value), fix) in members.0.iter().zip(fixes) {
+        if key == RAW_MEMBERS || fix.is_some() {
+            raw.push((key.to_string(), minify(value).into_owned()));
+        }
+        match fix {
+            _ if key == RAW_MEMBERS => {}
+            Some(fixed) => decoded.push((key.clone(), Cow::Owned(fixed))),
+            None => decoded.push((key.clone(), Cow::Borrowed(*value))),
+        }
+    }
+    Some((decoded, raw))
+}
+
+#[cfg(test)]
+mod surrogate_tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_are_replaced_and_pairs_kept() {
+        assert_eq!(without_lone_surrogates(r#""a\ud83d\ude00b""#), None);
+        assert_eq!(without_lone_surrogates(r#""plain \n \\ud800""#), None);
+        assert_eq!(
+            without_lone_surrogates(r#"{"k":"a\ud800b","l":"\uDC00","m":"\ud800\u0041"}"#)
+                .as_deref(),
+            Some(r#"{"k":"a\ufffdb","l":"\ufffd","m":"\ufffd\u0041"}"#)
+        );
+        assert_eq!(
+            without_lone_surrogates(r#""\ud800""#).as_deref(),
+            Some(r#""\ufffd""#)
+        );
+        assert!(may_hold_surrogates(br#""\uD800""#));
+        assert!(!may_hold_surrogates(br#""\u0041 \u00e9""#));
+    }
+}

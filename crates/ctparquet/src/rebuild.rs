@@ -6,6 +6,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StructArray};
 use arrow::datatypes::TimestampMillisecondType;
 use serde_json::{Map, Value};
 
+use crate::json::RAW_MEMBERS;
 use crate::schema::{FieldSpec, Kind, Table, UNMAPPED};
 use crate::time::format_event_time;
 
@@ -82,6 +83,45 @@ fn object(specs: &[FieldSpec], array: &StructArray, row: usize) -> Result<Value,
     Ok(Value::Object(out))
 }
 
+/// The JSON text of a rebuilt record, exactly: members kept under [`RAW_MEMBERS`] (values that
+/// strict readers refuse, such as lone surrogates, which a `Value` cannot hold) are written as
+/// their original text, the others as JSON (member order aside, the source record's text).
+pub fn original_text(record: &Value) -> String {
+    let Some(Value::Object(record)) = Some(record) else {
+        return record.to_string();
+    };
+    let raw = match record.get(RAW_MEMBERS) {
+        Some(Value::Object(raw)) => raw.clone(),
+        _ => Map::new(),
+    };
+    let string = |s: &str| serde_json::to_string(s).expect("a string serialises");
+    let mut out = String::from("{");
+    let mut first = true;
+    let mut member = |out: &mut String, key: &str, text: &str| {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        out.push_str(&string(key));
+        out.push(':');
+        out.push_str(text);
+    };
+    for (key, value) in record {
+        if key == RAW_MEMBERS {
+            continue;
+        }
+        match raw.get(key) {
+            Some(Value::String(text)) => member(&mut out, key, text),
+            _ => member(&mut out, key, &value.to_string()),
+        }
+    }
+    // A member named like the reserved one itself is kept only there.
+    if let Some(Value::String(text)) = raw.get(RAW_MEMBERS) {
+        member(&mut out, RAW_MEMBERS, text);
+    }
+    out.push('}');
+    out
+}
+
 /// Deep-merge `over` into `base`: objects member by member, anything else replaces.
 pub fn merge(base: &mut Value, over: Value) {
     match (base, over) {
@@ -112,6 +152,38 @@ mod tests {
         let rebuilt = rebuild_batch(&crate::schema::EVENTS, &b.finish()).unwrap();
         let source: Value = serde_json::from_str(record).unwrap();
         assert_eq!(rebuilt[0], source);
+    }
+
+    #[test]
+    fn lone_surrogates_are_readable_and_their_text_rebuilds_exactly() {
+        // Members in the order a rebuilt record lists them (sorted), minified: the text must come
+        // back byte for byte.
+        for record in [
+            r#"{"ctparquet:raw":"their own","eventID":"e","eventName":"Put\ud800X","requestParameters":{"k":"a\udc00b","ok":"\ud83d\ude00"},"zzz":["\ud800"]}"#,
+            r#"{"eventID":"e","userAgent":"\uDBFF"}"#,
+            r#"{"eventID":"e","ctparquet:raw":{"a":1}}"#,
+        ] {
+            let raw: &RawValue = serde_json::from_str(record).unwrap();
+            let mut b = EventBatchBuilder::new(&crate::schema::EVENTS);
+            b.append(raw).unwrap();
+            let batch = b.finish();
+            // What readers get is valid JSON to serde_json (as strict as DuckDB's parser).
+            let unmapped = batch.column_by_name(UNMAPPED).unwrap().as_string::<i32>();
+            serde_json::from_str::<Value>(unmapped.value(0)).unwrap();
+            let rebuilt = rebuild_batch(&crate::schema::EVENTS, &batch).unwrap();
+            let text = original_text(&rebuilt[0]);
+            let sorted = |t: &str| {
+                let members = crate::json::object_members(t).unwrap();
+                let mut members: Vec<(String, String)> = members
+                    .0
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                members.sort();
+                members
+            };
+            assert_eq!(sorted(&text), sorted(record), "{text}");
+        }
     }
 
     #[test]

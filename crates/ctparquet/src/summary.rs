@@ -129,6 +129,9 @@ pub struct Summary {
     pub conflicting_duplicates: u64,
     /// Those conflicts, the first few of each day, with the files they came from.
     pub conflicts: Vec<ConflictingDuplicate>,
+    /// Events holding a lone surrogate escape (`"\ud800"`), which strict JSON readers refuse:
+    /// written with U+FFFD in its place, the exact text kept in `unmapped` (`ctparquet:raw`).
+    pub lone_surrogate_events: u64,
     /// Events without a usable eventTime, written to their delivery folder's day (the original
     /// value is kept in `unmapped`).
     pub undated_events: u64,
@@ -210,6 +213,13 @@ impl fmt::Display for Summary {
                 f,
                 "conflicting dups    {:>12}  (same eventID and eventTime, other content: all written)",
                 self.conflicting_duplicates
+            )?;
+        }
+        if self.lone_surrogate_events > 0 {
+            writeln!(
+                f,
+                "lone surrogates     {:>12}  (shown as U+FFFD; exact text in unmapped's ctparquet:raw)",
+                self.lone_surrogate_events
             )?;
         }
         if self.undated_events > 0 {
