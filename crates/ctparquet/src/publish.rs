@@ -11,8 +11,8 @@
 //! - **A day of several files** (`--target-file-size`) is switched by a commit protocol. The new
 //!   parts are uploaded under hidden names (`_part-00000.parquet.pending`: the leading `_` hides
 //!   them from Athena, Spark and pyarrow, the suffix from `*.parquet` globs); a run that fails
-//!   here leaves the old day untouched and its pending objects are removed by the next
-//!   publication of the day. Then the commit record `_ctparquet.commit`, naming the new parts, is
+//!   here (disk full, S3 errors) leaves the old day untouched and removes what it uploaded; one
+//!   killed here leaves pending objects that the next publication of the day removes. Then the commit record `_ctparquet.commit`, naming the new parts, is
 //!   written: the commit point. Then each pending part is renamed to its final name (a file
 //!   rename locally, a copy and delete on S3), the old parts beyond the new ones are removed, and
 //!   the commit record last. Only during this switch (a rename or copy per part) can a listing see
@@ -155,9 +155,20 @@ async fn publish_locked(
             upload(dest, &partition.clone().join(name.as_str()), &part.path).await?;
         }
     } else {
+        let mut uploaded = Vec::with_capacity(parts.len());
         for (part, name) in parts.iter().zip(&names) {
             let pending = partition.clone().join(pending_name(name));
-            upload(dest, &pending, &part.path).await?;
+            if let Err(e) = upload(dest, &pending, &part.path).await {
+                // The old day is untouched; what this run wrote goes (or, if that fails too, the
+                // next publication of the day removes it).
+                for key in uploaded {
+                    if let Err(e) = delete(dest, &key, "removing the pending part").await {
+                        tracing::warn!(error = %e, "could not remove a pending part of a failed publication");
+                    }
+                }
+                return Err(e);
+            }
+            uploaded.push(pending);
         }
         let record = serde_json::to_vec(&CommitRecord {
             parts: names.clone(),

@@ -4,14 +4,24 @@
 
 mod common;
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use ctparquet::ConvertOptions;
 use ctparquet::publish::{COMMIT_NAME, LOCK_NAME, pending_name};
 use ctparquet::verify::{DifferenceKind, VerifyOptions};
+use ctparquet::{ConvertOptions, Location, NoProgress};
 use ctparquet_gen::{GenOptions, generate};
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
 
 const A: &str = "111122223333";
 
@@ -221,4 +231,130 @@ fn pending_parts_of_a_run_killed_before_its_commit_leave_the_old_day_and_are_rem
     // The next publication of the day removes them.
     convert(&old, &dest, &several_parts());
     assert_eq!(snapshot(&dest), old_state);
+}
+
+/// A local destination whose disk fills up: puts of pending parts fail once `room` of them were
+/// written.
+#[derive(Debug)]
+struct FillingDisk {
+    inner: LocalFileSystem,
+    room: AtomicU64,
+}
+
+impl fmt::Display for FillingDisk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FillingDisk({})", self.inner)
+    }
+}
+
+impl FillingDisk {
+    fn check(&self, key: &Key) -> Result<()> {
+        let pending = key.filename().is_some_and(|n| n.ends_with(".pending"));
+        if pending
+            && self
+                .room
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+        {
+            return Err(object_store::Error::Generic {
+                store: "FillingDisk",
+                source: "No space left on device (os error 28)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FillingDisk {
+    async fn put_opts(&self, l: &Key, p: PutPayload, o: PutOptions) -> Result<PutResult> {
+        self.check(l)?;
+        self.inner.put_opts(l, p, o).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        l: &Key,
+        o: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.check(l)?;
+        self.inner.put_multipart_opts(l, o).await
+    }
+    async fn get_opts(&self, l: &Key, o: GetOptions) -> Result<GetResult> {
+        self.inner.get_opts(l, o).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Key>>,
+    ) -> BoxStream<'static, Result<Key>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(&self, from: &Key, to: &Key, o: CopyOptions) -> Result<()> {
+        self.inner.copy_opts(from, to, o).await
+    }
+}
+
+#[test]
+fn a_disk_that_fills_during_the_upload_leaves_the_old_day_whole() {
+    let work = tempfile::tempdir().unwrap();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    source(&old, 1);
+    source(&new, 2);
+    let dest = work.path().join("out");
+    convert(&old, &dest, &several_parts());
+    let old_rows = read_output(&dest).len();
+    let old_parts: Vec<_> = parquet_files(&dest)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let reference = work.path().join("ref");
+    convert(&new, &reference, &several_parts());
+
+    let full = Arc::new(FillingDisk {
+        inner: LocalFileSystem::new_with_prefix(&dest).unwrap(),
+        room: AtomicU64::new(1),
+    });
+    let source = Location::local(new.to_str().unwrap(), false).unwrap();
+    let faulty = Location::in_store(full, Key::default(), "filling disk");
+    let error = ctparquet::runtime()
+        .unwrap()
+        .block_on(ctparquet::convert(
+            &source,
+            &faulty,
+            &several_parts(),
+            &NoProgress,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("No space left") && error.contains("2026-01-04"),
+        "{error}"
+    );
+    // Readers see the old day, whole: its part files as they were (the pending part written
+    // before the disk filled is hidden from them), verify agrees with the old source.
+    let parts: Vec<_> = parquet_files(&dest)
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(parts, old_parts);
+    assert_eq!(read_output(&dest).len(), old_rows);
+    assert!(verify_local(&old, &dest, &VerifyOptions::days(day(), day())).passed());
+    assert!(
+        !day_folder(&dest).join(LOCK_NAME).exists(),
+        "the lease is released"
+    );
+    let left: Vec<_> = std::fs::read_dir(day_folder(&dest))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.ends_with(".parquet"))
+        .collect();
+    assert!(left.is_empty(), "the failed run left {left:?}");
+    // With room again, the next run publishes the new day and leaves nothing else.
+    convert(&new, &dest, &several_parts());
+    assert_eq!(snapshot(&dest), snapshot(&reference));
 }
