@@ -1,0 +1,468 @@
+//! Column builders: the members of a record, in the one schema's order, into Arrow arrays; what
+//! a typed column cannot hold exactly goes to `unmapped` (see the module above).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::builder::NullBufferBuilder;
+use arrow::array::{
+    ArrayRef, BooleanBuilder, ListArray, RecordBatch, StringBuilder, StructArray,
+    TimestampMillisecondBuilder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Fields};
+use serde_json::value::RawValue;
+
+use crate::json::{
+    JsonType, Members, RAW_MEMBERS, array_items, keep_raw_members, minify, object_members, raw_str,
+};
+use crate::schema::{FieldSpec, Kind, Table};
+use crate::time::{ParsedTime, parse_event_time};
+
+/// A value kept for `unmapped`: a raw JSON value, or an object of such values.
+#[derive(Debug)]
+enum Extra<'a> {
+    Raw(Cow<'a, str>),
+    Object(Vec<(Cow<'a, str>, Extra<'a>)>),
+}
+
+impl Extra<'_> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Extra::Raw(text) => out.push_str(text),
+            Extra::Object(members) => {
+                out.push('{');
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(
+                        &serde_json::to_string(key.as_ref()).expect("a string serialises"),
+                    );
+                    out.push(':');
+                    value.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn raw_extra(raw: &str) -> Extra<'_> {
+    Extra::Raw(minify(raw))
+}
+
+fn struct_fields_of(field: &Field) -> Fields {
+    match field.data_type() {
+        DataType::Struct(fields) => fields.clone(),
+        other => unreachable!("{} is a struct, not {other}", field.name()),
+    }
+}
+
+/// Builds the column of one field.
+enum ColumnBuilder {
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+    Time(TimestampMillisecondBuilder),
+    Json(StringBuilder),
+    Struct(StructColumn),
+    List(ListColumn),
+}
+
+struct StructColumn {
+    specs: &'static [FieldSpec],
+    /// The Arrow fields, taken from the one schema (built once, shared by every builder).
+    fields: Fields,
+    children: Vec<ColumnBuilder>,
+    validity: NullBufferBuilder,
+    /// Scratch: which children the current object set.
+    seen: Vec<bool>,
+    /// Scratch: each child's last position in the current object.
+    last: Vec<usize>,
+    /// Scratch: each member's child, if it is a known key.
+    slots: Vec<Option<usize>>,
+}
+
+struct ListColumn {
+    item_field: arrow::datatypes::FieldRef,
+    offsets: Vec<i32>,
+    validity: NullBufferBuilder,
+    items: StructColumn,
+}
+
+impl ColumnBuilder {
+    /// A builder sized for `rows` values: delivery files hold anything from one record to tens
+    /// of thousands, and the default capacities would dominate the cost of the small ones.
+    fn new(kind: Kind, field: &Field, rows: usize) -> Self {
+        match kind {
+            Kind::Str => ColumnBuilder::Str(StringBuilder::with_capacity(rows, rows * 16)),
+            Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(rows, rows * 64)),
+            Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+            Kind::Timestamp => ColumnBuilder::Time(
+                TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
+            Kind::Struct(specs) => {
+                ColumnBuilder::Struct(StructColumn::new(specs, struct_fields_of(field), rows))
+            }
+            Kind::ListOfStruct(specs) => {
+                let DataType::List(item_field) = field.data_type() else {
+                    unreachable!("a list of structs is a List")
+                };
+                ColumnBuilder::List(ListColumn {
+                    item_field: item_field.clone(),
+                    offsets: vec![0],
+                    validity: NullBufferBuilder::new(rows),
+                    items: StructColumn::new(specs, struct_fields_of(item_field), rows),
+                })
+            }
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColumnBuilder::Str(b) | ColumnBuilder::Json(b) => b.append_null(),
+            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Time(b) => b.append_null(),
+            ColumnBuilder::Struct(s) => s.append_null(),
+            ColumnBuilder::List(l) => {
+                l.offsets
+                    .push(*l.offsets.last().expect("offsets start at 0"));
+                l.validity.append_null();
+            }
+        }
+    }
+
+    /// Append `raw` (a valid JSON value's text); returns what of it must go to `unmapped`, if
+    /// anything.
+    fn append<'a>(&mut self, raw: &'a str, times: &mut Option<i64>) -> Option<Extra<'a>> {
+        let ty = JsonType::of(raw);
+        match self {
+            ColumnBuilder::Str(b) if ty == JsonType::String => match raw_str(raw) {
+                Some(s) => {
+                    b.append_value(s);
+                    None
+                }
+                None => {
+                    b.append_null();
+                    Some(raw_extra(raw))
+                }
+            },
+            ColumnBuilder::Bool(b) if ty == JsonType::Bool => {
+                b.append_value(raw == "true");
+                None
+            }
+            ColumnBuilder::Time(b) if ty == JsonType::String => {
+                let parsed = raw_str(raw).and_then(|s| parse_event_time(&s));
+                match parsed {
+                    Some(ParsedTime::Canonical(ms)) => {
+                        b.append_value(ms);
+                        *times = Some(ms);
+                        None
+                    }
+                    Some(ParsedTime::Lenient(ms)) => {
+                        b.append_value(ms);
+                        *times = Some(ms);
+                        Some(raw_extra(raw))
+                    }
+                    None => {
+                        b.append_null();
+                        Some(raw_extra(raw))
+                    }
+                }
+            }
+            ColumnBuilder::Json(b) => {
+                b.append_value(minify(raw));
+                None
+            }
+            ColumnBuilder::Struct(s) if ty == JsonType::Object => {
+                match object_members(raw) {
+                    // A struct may hold the table's day field (aggregated events' timeWindow).
+                    Some(members) => s
+                        .append_members_with_time(members, times)
+                        .map(Extra::Object),
+                    None => {
+                        s.append_null();
+                        Some(raw_extra(raw))
+                    }
+                }
+            }
+            ColumnBuilder::List(l) if ty == JsonType::Array => {
+                let Some(items) = array_items(raw) else {
+                    self.append_null();
+                    return Some(raw_extra(raw));
+                };
+                let mut exact = true;
+                for item in &items {
+                    let fitted = match object_members(item) {
+                        Some(members) => l.items.append_members(members).is_none(),
+                        None => {
+                            l.items.append_null();
+                            false
+                        }
+                    };
+                    exact &= fitted;
+                }
+                let end = *l.offsets.last().expect("offsets start at 0") + items.len() as i32;
+                l.offsets.push(end);
+                l.validity.append_non_null();
+                // Arrays cannot be merged member by member: keep the whole original.
+                (!exact).then(|| raw_extra(raw))
+            }
+            _ => {
+                self.append_null();
+                Some(raw_extra(raw))
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Str(b) | ColumnBuilder::Json(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish()),
+            ColumnBuilder::Struct(s) => Arc::new(s.finish()),
+            ColumnBuilder::List(l) => {
+                let items = l.items.finish();
+                let offsets = std::mem::replace(&mut l.offsets, vec![0]);
+                Arc::new(ListArray::new(
+                    l.item_field.clone(),
+                    OffsetBuffer::new(offsets.into()),
+                    Arc::new(items),
+                    l.validity.finish(),
+                ))
+            }
+        }
+    }
+}
+
+/// The position of `key` among `specs`, looked for from `from` on, then from the start.
+/// CloudTrail writes a record's keys in the order of its documentation, which the schema
+/// follows, so the search from just after the previous key's slot nearly always stops at once
+/// (instead of comparing a key with every name before it: ~40 at the top level).
+fn slot_of(specs: &[FieldSpec], key: &str, from: usize) -> Option<usize> {
+    let from = from.min(specs.len());
+    (from..specs.len())
+        .chain(0..from)
+        .find(|&i| specs[i].name == key)
+}
+
+impl StructColumn {
+    fn new(specs: &'static [FieldSpec], fields: Fields, rows: usize) -> Self {
+        StructColumn {
+            specs,
+            children: specs
+                .iter()
+                .zip(fields.iter())
+                .map(|(s, f)| ColumnBuilder::new(s.kind, f, rows))
+                .collect(),
+            fields,
+            validity: NullBufferBuilder::new(rows),
+            seen: vec![false; specs.len()],
+            last: vec![usize::MAX; specs.len()],
+            slots: Vec::new(),
+        }
+    }
+
+    fn append_null(&mut self) {
+        for child in &mut self.children {
+            child.append_null();
+        }
+        self.validity.append_null();
+    }
+
+    /// Append one object; returns its members that go to `unmapped`.
+    fn append_members<'a>(
+        &mut self,
+        members: Members<'a>,
+    ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
+        let mut time = None;
+        self.append_members_with_time(members, &mut time)
+    }
+
+    fn append_members_with_time<'a>(
+        &mut self,
+        members: Members<'a>,
+        time: &mut Option<i64>,
+    ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
+        // A key given twice: like every JSON reader, the last value wins (the earlier one is
+        // not part of the record any reader sees). Find each known key's last occurrence first.
+        self.seen.fill(false);
+        self.last.fill(usize::MAX);
+        self.slots.clear();
+        let mut next = 0;
+        for (index, (key, _)) in members.0.iter().enumerate() {
+            let slot = slot_of(self.specs, key, next);
+            if let Some(i) = slot {
+                self.last[i] = index;
+                next = i + 1;
+            }
+            self.slots.push(slot);
+        }
+        let mut extra = Vec::new();
+        for (index, (key, raw)) in members.0.into_iter().enumerate() {
+            match self.slots[index] {
+                Some(i) if self.last[i] == index => {
+                    self.seen[i] = true;
+                    if let Some(e) = self.children[i].append(raw, time) {
+                        extra.push((key, e));
+                    }
+                }
+                Some(_) => {} // an earlier value of a repeated key
+                // Unknown keys go to `unmapped` as they are; a repeated one is written twice
+                // there and, read back, its last value wins as in the source.
+                None => extra.push((key, raw_extra(raw))),
+            }
+        }
+        for (i, seen) in self.seen.iter().enumerate() {
+            if !seen {
+                self.children[i].append_null();
+            }
+        }
+        self.validity.append_non_null();
+        (!extra.is_empty()).then_some(extra)
+    }
+
+    fn finish(&mut self) -> StructArray {
+        let arrays: Vec<ArrayRef> = self
+            .children
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
+        let fields = self.fields.clone();
+        let nulls = self.validity.finish();
+        if fields.is_empty() {
+            return StructArray::new_empty_fields(nulls.as_ref().map_or(0, |n| n.len()), nulls);
+        }
+        StructArray::new(fields, arrays, nulls)
+    }
+}
+
+/// Accumulates records into a [`RecordBatch`] of a table's schema.
+pub struct EventBatchBuilder {
+    table: &'static Table,
+    top: StructColumn,
+    unmapped: StringBuilder,
+    scratch: String,
+    rows: usize,
+    /// Whether the records being appended may hold surrogate escapes (see [`RAW_MEMBERS`]).
+    pub(super) check_surrogates: bool,
+    /// Records appended with a member kept under [`RAW_MEMBERS`] for a lone surrogate.
+    lone_surrogates: u64,
+}
+
+impl EventBatchBuilder {
+    pub fn new(table: &'static Table) -> Self {
+        Self::with_capacity(table, 1024)
+    }
+
+    /// A builder sized for about `rows` records.
+    pub fn with_capacity(table: &'static Table, rows: usize) -> Self {
+        // The top-level fields of the table's schema (all but `unmapped`), shared, not rebuilt.
+        let top: Fields = table
+            .schema()
+            .fields()
+            .iter()
+            .take(table.fields.len())
+            .cloned()
+            .collect();
+        EventBatchBuilder {
+            table,
+            top: StructColumn::new(table.fields, top, rows),
+            unmapped: StringBuilder::with_capacity(rows, 0),
+            scratch: String::new(),
+            rows: 0,
+            check_surrogates: true,
+            lone_surrogates: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Append one record. Returns its eventTime in epoch milliseconds when it names an instant.
+    /// A record that is not a JSON object is refused and nothing is appended.
+    pub fn append(&mut self, record: &RawValue) -> Result<Option<i64>, String> {
+        Ok(self.append_members(record_members(record)?))
+    }
+
+    /// Append a record already split into its members; returns its instant.
+    pub(super) fn append_members(&mut self, members: Members<'_>) -> Option<i64> {
+        let mut time = None;
+        let extra = match keep_raw_members(&members, self.check_surrogates) {
+            None => self.top.append_members_with_time(members, &mut time),
+            Some((decoded, raw)) => {
+                let decoded = Members(
+                    decoded
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_ref()))
+                        .collect(),
+                );
+                let mut extra = self
+                    .top
+                    .append_members_with_time(decoded, &mut time)
+                    .unwrap_or_default();
+                if raw.iter().any(|(key, _)| key != RAW_MEMBERS) {
+                    self.lone_surrogates += 1;
+                }
+                let kept = raw
+                    .into_iter()
+                    .map(|(key, text)| {
+                        let text = serde_json::to_string(&text).expect("a string serialises");
+                        (Cow::Owned(key), Extra::Raw(Cow::Owned(text)))
+                    })
+                    .collect();
+                extra.push((Cow::Borrowed(RAW_MEMBERS), Extra::Object(kept)));
+                self.write_unmapped(Some(extra));
+                self.rows += 1;
+                return time;
+            }
+        };
+        self.write_unmapped(extra);
+        self.rows += 1;
+        time
+    }
+
+    fn write_unmapped(&mut self, extra: Option<Vec<(Cow<'_, str>, Extra<'_>)>>) {
+        match extra {
+            None => self.unmapped.append_null(),
+            Some(members) => {
+                self.scratch.clear();
+                Extra::Object(members).write(&mut self.scratch);
+                self.unmapped.append_value(&self.scratch);
+            }
+        }
+    }
+
+    /// Records appended so far with a lone surrogate (see [`RAW_MEMBERS`]).
+    pub fn lone_surrogates(&self) -> u64 {
+        self.lone_surrogates
+    }
+
+    /// The rows appended so far; the builder is empty afterwards.
+    pub fn finish(&mut self) -> RecordBatch {
+        let top = self.top.finish();
+        let (_, mut columns, _) = top.into_parts();
+        columns.push(Arc::new(self.unmapped.finish()));
+        // Give back what the builders reserved and did not use: rows are held until their day
+        // is written, and the memory budget counts buffer capacity.
+        for column in &mut columns {
+            arrow::array::Array::shrink_to_fit(column);
+        }
+        self.rows = 0;
+        RecordBatch::try_new(self.table.schema(), columns).expect("builders follow the schema")
+    }
+}
+
+/// A record's members, checked to be an object.
+fn record_members(record: &RawValue) -> Result<Members<'_>, String> {
+    let ty = JsonType::of(record.get());
+    if ty != JsonType::Object {
+        return Err(format!("not a JSON object (a {ty:?})").to_lowercase());
+    }
+    serde_json::from_str(record.get()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,197 @@
+//! The delivery file's wrapper: gzip or plain bytes to JSON text, and that text to its records,
+//! each split into its members in the same pass (values left unparsed).
+
+use std::borrow::Cow;
+
+use super::FileError;
+use crate::gunzip::{Gunzip, GunzipError};
+use crate::json::Record;
+
+/// Inflate a delivery file if it is gzip (by its magic bytes, not its name); plain JSON passes
+/// through. `limit` bounds the inflated size so a hostile file cannot exhaust memory.
+pub fn inflate(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, FileError> {
+    let mut buffer = Vec::new();
+    let len = match inflate_into(bytes, limit, &mut Gunzip::new(), &mut buffer)? {
+        Inflated::Plain => return Ok(Cow::Borrowed(bytes)),
+        Inflated::Gzip(len) => len,
+    };
+    buffer.truncate(len);
+    Ok(Cow::Owned(buffer))
+}
+
+/// What [`inflate_into`] found.
+pub(super) enum Inflated {
+    /// Plain JSON: the input itself is the text.
+    Plain,
+    /// Gzip: the text is this many bytes at the start of the buffer.
+    Gzip(usize),
+}
+
+/// [`inflate`] with a decompressor and a buffer that are reused from file to file: the buffer's
+/// bytes are initialised once, when it grows, not for every file, and its pages stay mapped.
+pub(super) fn inflate_into(
+    bytes: &[u8],
+    limit: u64,
+    gunzip: &mut Gunzip,
+    buffer: &mut Vec<u8>,
+) -> Result<Inflated, FileError> {
+    if bytes.is_empty() {
+        return Err(FileError::Empty);
+    }
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if !matches!(first, Some(b'{' | b'[')) {
+            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(16)]).into_owned();
+            return Err(FileError::NotGzipOrJson(head));
+        }
+        if bytes.len() as u64 > limit {
+            return Err(FileError::TooLarge(limit));
+        }
+        return Ok(Inflated::Plain);
+    }
+    // The gzip trailer gives the inflated size (of the last member, mod 2^32): exact for a
+    // CloudTrail file, so the text is inflated in one call into a buffer sized once. Deflate
+    // cannot expand more than 1032:1, which bounds what a lying trailer can reserve.
+    let trailer = bytes.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes(bytes[at..].try_into().expect("four bytes")) as usize
+    });
+    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+    let wanted = trailer
+        .min(bytes.len().saturating_mul(1032))
+        .min(limit_bytes.saturating_add(1));
+    if buffer.len() < wanted {
+        buffer.resize(wanted, 0);
+    }
+    let len = gunzip
+        .inflate(bytes, limit_bytes, buffer)
+        .map_err(|e| match e {
+            GunzipError::TooLarge => FileError::TooLarge(limit),
+            GunzipError::Corrupt => FileError::Gzip(
+                "bad header, corrupt deflate data, checksum or size mismatch, or truncated".into(),
+            ),
+        })?;
+    if len == 0 {
+        return Err(FileError::Empty);
+    }
+    Ok(Inflated::Gzip(len))
+}
+
+/// The deepest nesting accepted (serde_json's own recursion limit; CloudTrail records nest about
+/// a dozen levels).
+pub const MAX_NESTING: usize = 127;
+
+/// The records of a CloudTrail log file, `{"Records":[...]}`, each split into its members (values
+/// left unparsed) in the same pass as the file.
+pub fn split_records(json: &[u8]) -> Result<Vec<Record<'_>>, FileError> {
+    // Values are kept as raw text here, so nothing below would notice a hostile depth until a
+    // reader parses it: refuse it now, at the depth serde_json itself refuses.
+    if crate::json::nesting_depth(json) > MAX_NESTING {
+        return Err(FileError::Json(format!(
+            "nesting deeper than {MAX_NESTING} levels"
+        )));
+    }
+    let text =
+        std::str::from_utf8(json).map_err(|e| FileError::Json(format!("invalid UTF-8: {e}")))?;
+    // One pass: the top-level object's members are skipped except "Records", whose elements
+    // are taken as raw text (the last "Records" wins, as in any JSON reader).
+    let top: TopLevel = serde_json::from_str(text).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data {
+            FileError::NotCloudTrail("the top level is not a JSON object".into())
+        } else {
+            FileError::Json(e.to_string())
+        }
+    })?;
+    match top.records {
+        None => Err(FileError::NotCloudTrail("no \"Records\" member".into())),
+        Some(None) => Err(FileError::NotCloudTrail(
+            "\"Records\" is not an array".into(),
+        )),
+        Some(Some(records)) => Ok(records),
+    }
+}
+
+/// The top level of a log file: `None` without "Records"; `Some(None)` when it is not an array.
+struct TopLevel<'a> {
+    records: Option<Option<Vec<Record<'a>>>>,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut records = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "Records" {
+                        records = Some(map.next_value::<RecordsValue>()?.0);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(TopLevel { records })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The value of "Records": its elements, or `None` when it is not an array.
+struct RecordsValue<'a>(Option<Vec<Record<'a>>>);
+
+impl<'de> serde::Deserialize<'de> for RecordsValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RecordsValue<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(64));
+                while let Some(record) = seq.next_element::<Record<'de>>()? {
+                    out.push(record);
+                }
+                Ok(RecordsValue(Some(out)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(RecordsValue(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RecordsValue(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
