@@ -17,38 +17,23 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter};
 use std::path::Path as FsPath;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
 use arrow::compute::interleave_record_batch;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 
-use crate::schema::{AGGREGATED, EVENTS, INSIGHTS, Table};
+use crate::schema::Table;
 
-/// The tie-breaking sequence column of rows in flight (never written to Parquet).
-pub const SEQ: &str = "__ctparquet_seq";
-
-fn with_seq_field(table: &Table) -> SchemaRef {
-    let mut fields: Vec<Arc<Field>> = table.schema().fields().iter().cloned().collect();
-    fields.push(Arc::new(Field::new(SEQ, DataType::UInt64, false)));
-    Arc::new(Schema::new(fields))
-}
-
-static EVENTS_INTERNAL: LazyLock<SchemaRef> = LazyLock::new(|| with_seq_field(&EVENTS));
-static INSIGHTS_INTERNAL: LazyLock<SchemaRef> = LazyLock::new(|| with_seq_field(&INSIGHTS));
-static AGGREGATED_INTERNAL: LazyLock<SchemaRef> = LazyLock::new(|| with_seq_field(&AGGREGATED));
+pub use crate::schema::SEQ;
 
 /// A table's schema plus [`SEQ`].
 pub fn internal_schema(table: &Table) -> SchemaRef {
-    match table.name {
-        "insights" => INSIGHTS_INTERNAL.clone(),
-        "aggregated" => AGGREGATED_INTERNAL.clone(),
-        _ => EVENTS_INTERNAL.clone(),
-    }
+    table.in_flight_schema()
 }
 
 /// Add the sequence column to a batch of a table's schema.
@@ -941,6 +926,7 @@ impl Iterator for SortedDay {
 mod tests {
     use super::*;
     use crate::decode::EventBatchBuilder;
+    use crate::schema::EVENTS;
 
     fn rows(records: &[(&str, &str)], first_seq: u64) -> RecordBatch {
         let mut b = EventBatchBuilder::new(&EVENTS);

@@ -230,6 +230,18 @@ pub struct Table {
     /// Top-level columns whose values are (nearly) unique per row: written without a dictionary.
     pub unique_columns: &'static [&'static str],
     schema: &'static LazyLock<SchemaRef>,
+    in_flight: &'static LazyLock<SchemaRef>,
+}
+
+/// The tie-breaking sequence column of rows in flight (delivery file order, then record order):
+/// never written to Parquet.
+pub const SEQ: &str = "__ctparquet_seq";
+
+/// A rows' schema with [`SEQ`] last.
+fn with_seq(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(SEQ, DataType::UInt64, false)));
+    Arc::new(Schema::new(fields))
 }
 
 static EVENTS_SCHEMA: LazyLock<SchemaRef> =
@@ -238,6 +250,9 @@ static INSIGHTS_SCHEMA: LazyLock<SchemaRef> =
     LazyLock::new(|| build_schema(INSIGHT_FIELDS, JsonColumns::Text));
 static AGGREGATED_SCHEMA: LazyLock<SchemaRef> =
     LazyLock::new(|| build_schema(AGGREGATED_FIELDS, JsonColumns::Text));
+static EVENTS_IN_FLIGHT: LazyLock<SchemaRef> = LazyLock::new(|| with_seq(&EVENTS_SCHEMA));
+static INSIGHTS_IN_FLIGHT: LazyLock<SchemaRef> = LazyLock::new(|| with_seq(&INSIGHTS_SCHEMA));
+static AGGREGATED_IN_FLIGHT: LazyLock<SchemaRef> = LazyLock::new(|| with_seq(&AGGREGATED_SCHEMA));
 
 /// API, data and network activity events: the main table.
 pub static EVENTS: Table = Table {
@@ -256,6 +271,7 @@ pub static EVENTS: Table = Table {
     ],
     unique_columns: &[EVENT_ID, "requestID"],
     schema: &EVENTS_SCHEMA,
+    in_flight: &EVENTS_IN_FLIGHT,
 };
 
 /// Insights events.
@@ -268,6 +284,7 @@ pub static INSIGHTS: Table = Table {
     bloom_filter_columns: &["eventID", "insightDetails.eventName"],
     unique_columns: &[EVENT_ID],
     schema: &INSIGHTS_SCHEMA,
+    in_flight: &INSIGHTS_IN_FLIGHT,
 };
 
 /// Aggregated events.
@@ -280,6 +297,7 @@ pub static AGGREGATED: Table = Table {
     bloom_filter_columns: &["eventId", "eventSource"],
     unique_columns: &["eventId"],
     schema: &AGGREGATED_SCHEMA,
+    in_flight: &AGGREGATED_IN_FLIGHT,
 };
 
 /// Every table, by name.
@@ -294,6 +312,11 @@ impl Table {
     /// The rows' schema: the fields, then [`UNMAPPED`], JSON-valued columns as text.
     pub fn schema(&self) -> SchemaRef {
         (*self.schema).clone()
+    }
+
+    /// The schema of rows in flight (sorted, spilled, merged): the rows' schema, then [`SEQ`].
+    pub fn in_flight_schema(&self) -> SchemaRef {
+        (*self.in_flight).clone()
     }
 
     /// The schema written to files: the rows' schema, the JSON-valued columns typed as `json`
