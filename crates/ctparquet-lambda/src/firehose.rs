@@ -58,18 +58,29 @@ pub struct TransformResponse {
 #[serde(rename_all = "camelCase")]
 pub struct OutRecord {
     pub record_id: String,
-    pub result: &'static str,
+    pub result: RecordResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
 
+/// What became of a record, as Firehose's transformation protocol spells it.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordResult {
+    /// Transformed: `data` holds the new record.
+    Ok,
+    /// Nothing to deliver (a record of no day, or a duplicate of one delivered).
+    Dropped,
+    /// Not readable: Firehose sends it to the error output prefix.
+    ProcessingFailed,
+}
+
 impl OutRecord {
     fn dropped(record_id: String) -> OutRecord {
         OutRecord {
             record_id,
-            result: "Dropped",
+            result: RecordResult::Dropped,
             data: None,
             metadata: None,
         }
@@ -442,7 +453,7 @@ impl<R: Reingest> Firehose<R> {
                     tracing::warn!(record_id = %id, %reason, "record not processed");
                     OutRecord {
                         record_id: id,
-                        result: "ProcessingFailed",
+                        result: RecordResult::ProcessingFailed,
                         data: Some(record.data),
                         metadata: None,
                     }
@@ -462,7 +473,7 @@ impl<R: Reingest> Firehose<R> {
                         Some((keys, events, output)) => {
                             let entry = OutRecord {
                                 record_id: id,
-                                result: "Ok",
+                                result: RecordResult::Ok,
                                 data: Some(B64.encode(&output)),
                                 metadata: Some(Metadata {
                                     partition_keys: keys,
@@ -762,7 +773,7 @@ mod tests {
             ),
         ];
         let response = firehose.transform(event(records)).await.unwrap();
-        let results: Vec<(&str, &str)> = response
+        let results: Vec<(&str, RecordResult)> = response
             .records
             .iter()
             .map(|r| (r.record_id.as_str(), r.result))
@@ -770,13 +781,18 @@ mod tests {
         assert_eq!(
             results,
             [
-                ("control", "Dropped"),
-                ("trail", "Ok"),
-                ("not-base64", "ProcessingFailed"),
-                ("not-gzip", "ProcessingFailed"),
-                ("not-payload", "ProcessingFailed"),
-                ("truncated", "ProcessingFailed"),
+                ("control", RecordResult::Dropped),
+                ("trail", RecordResult::Ok),
+                ("not-base64", RecordResult::ProcessingFailed),
+                ("not-gzip", RecordResult::ProcessingFailed),
+                ("not-payload", RecordResult::ProcessingFailed),
+                ("truncated", RecordResult::ProcessingFailed),
             ]
+        );
+        // As the protocol spells them.
+        assert_eq!(
+            serde_json::to_value(&response.records[2]).unwrap()["result"],
+            "ProcessingFailed"
         );
         // Failed records keep their data (Firehose writes it under the error prefix).
         assert_eq!(
@@ -823,7 +839,7 @@ mod tests {
             )]))
             .await
             .unwrap();
-        assert_eq!(response.records[0].result, "Ok");
+        assert_eq!(response.records[0].result, RecordResult::Ok);
         assert_eq!(
             output_lines(&response.records[0]),
             [events[0].clone(), events[2].clone()]
@@ -864,14 +880,14 @@ mod tests {
         let dropped = response
             .records
             .iter()
-            .filter(|r| r.result == "Dropped")
+            .filter(|r| r.result == RecordResult::Dropped)
             .count();
         assert!(dropped > 0 && dropped < n, "{dropped} of {n}");
         // Every event exactly once: in an Ok record or re-ingested (after one refused attempt).
         let mut seen: Vec<String> = response
             .records
             .iter()
-            .filter(|r| r.result == "Ok")
+            .filter(|r| r.result == RecordResult::Ok)
             .flat_map(output_lines)
             .collect();
         let again = reingested(&rec);
@@ -950,7 +966,7 @@ mod tests {
             .await
             .unwrap();
         let r = &response.records[0];
-        assert_eq!(r.result, "Ok");
+        assert_eq!(r.result, RecordResult::Ok);
         let keys = &r.metadata.as_ref().unwrap().partition_keys;
         assert_eq!(keys["stream"], "i-0abc123_syslog");
         assert_eq!(
