@@ -247,8 +247,8 @@ impl Firehose<FirehoseApi> {
 
 type Keys = BTreeMap<String, String>;
 
-/// What one record came to.
-enum Outcome {
+/// What one record of a Firehose batch was read as.
+enum ReadRecord {
     Control,
     Failed(String),
     /// Output groups, the largest first; each with its keys, events and output lines.
@@ -370,31 +370,35 @@ impl<R: Reingest> Firehose<R> {
         Ok((keys, line))
     }
 
-    fn read_record(&self, data: &str) -> Outcome {
+    fn read_record(&self, data: &str) -> ReadRecord {
         let compressed = match B64.decode(data.trim()) {
             Ok(b) => b,
-            Err(e) => return Outcome::Failed(format!("data is not base64: {e}")),
+            Err(e) => return ReadRecord::Failed(format!("data is not base64: {e}")),
         };
         let mut text = Vec::new();
         let read = flate2::read::MultiGzDecoder::new(compressed.as_slice())
             .take(MAX_PAYLOAD_BYTES + 1)
             .read_to_end(&mut text);
         if let Err(e) = read {
-            return Outcome::Failed(format!("data is not gzip: {e}"));
+            return ReadRecord::Failed(format!("data is not gzip: {e}"));
         }
         if text.len() as u64 > MAX_PAYLOAD_BYTES {
-            return Outcome::Failed(format!("payload inflates beyond {MAX_PAYLOAD_BYTES} bytes"));
+            return ReadRecord::Failed(format!(
+                "payload inflates beyond {MAX_PAYLOAD_BYTES} bytes"
+            ));
         }
         let payload: Payload = match serde_json::from_slice(&text) {
             Ok(p) => p,
             Err(e) => {
-                return Outcome::Failed(format!("not a CloudWatch Logs subscription payload: {e}"));
+                return ReadRecord::Failed(format!(
+                    "not a CloudWatch Logs subscription payload: {e}"
+                ));
             }
         };
         match payload.message_type.as_str() {
-            "CONTROL_MESSAGE" => return Outcome::Control,
+            "CONTROL_MESSAGE" => return ReadRecord::Control,
             "DATA_MESSAGE" => {}
-            other => return Outcome::Failed(format!("unknown messageType {other:?}")),
+            other => return ReadRecord::Failed(format!("unknown messageType {other:?}")),
         }
         let cloudtrail = self.is_cloudtrail(&payload);
         let mut groups: BTreeMap<Keys, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
@@ -411,7 +415,7 @@ impl<R: Reingest> Firehose<R> {
                     group.1.extend_from_slice(&line);
                 }
                 Err(reason) => {
-                    return Outcome::Failed(format!(
+                    return ReadRecord::Failed(format!(
                         "{} / {}: {reason}",
                         payload.log_group, payload.log_stream
                     ));
@@ -421,7 +425,7 @@ impl<R: Reingest> Firehose<R> {
         let mut groups: Vec<_> = groups.into_iter().map(|(k, (e, o))| (k, e, o)).collect();
         // Largest first (stable: ties keep key order).
         groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
-        Outcome::Data(payload, groups)
+        ReadRecord::Data(payload, groups)
     }
 
     /// Answer every record of a transformation event.
@@ -444,11 +448,11 @@ impl<R: Reingest> Firehose<R> {
         for record in event.records {
             let id = record.record_id;
             let out = match self.read_record(&record.data) {
-                Outcome::Control => {
+                ReadRecord::Control => {
                     dropped += 1;
                     OutRecord::dropped(id)
                 }
-                Outcome::Failed(reason) => {
+                ReadRecord::Failed(reason) => {
                     failed += 1;
                     tracing::warn!(record_id = %id, %reason, "record not processed");
                     OutRecord {
@@ -458,7 +462,7 @@ impl<R: Reingest> Firehose<R> {
                         metadata: None,
                     }
                 }
-                Outcome::Data(payload, mut groups) => {
+                ReadRecord::Data(payload, mut groups) => {
                     let rest = groups.split_off(groups.len().min(1));
                     for (_, events, _) in rest {
                         moved += events.len();

@@ -153,7 +153,8 @@ pub trait Progress: Send + Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-struct Run<'a> {
+/// A conversion under way: what it reads and writes, its budgets, and what it has done.
+struct Conversion<'a> {
     source: &'a Location,
     dest: &'a Location,
     opts: &'a ConvertOptions,
@@ -291,7 +292,7 @@ pub async fn convert(
         .prefix(&crate::debris::work_dir_prefix())
         .tempdir_in(&parent)?;
     let cores = cores();
-    let mut run = Run {
+    let mut conversion = Conversion {
         source,
         dest,
         opts,
@@ -319,11 +320,12 @@ pub async fn convert(
         let why = source::explain_no_trail(source, &discovery, opts.table.folders).await?;
         return Err(ConvertError::NoTrail(why));
     }
-    run.summary.warnings = discovery.unmatched(opts.accounts.as_deref(), opts.regions.as_deref());
-    for warning in &run.summary.warnings {
+    conversion.summary.warnings =
+        discovery.unmatched(opts.accounts.as_deref(), opts.regions.as_deref());
+    for warning in &conversion.summary.warnings {
         tracing::warn!("{warning}");
     }
-    run.summary.skipped_folders = discovery.skipped_folders;
+    conversion.summary.skipped_folders = discovery.skipped_folders;
     let trails = discovery.trails;
     let last_folder = opts
         .to
@@ -336,13 +338,14 @@ pub async fn convert(
         let mut folders = Vec::new();
         for date in source::dates_to_list(source, &trail, opts.from, last_folder).await? {
             let listing = source::list_folder(source, &trail, date).await?;
-            run.summary.ignored_objects += listing.ignored.len() as u64;
+            conversion.summary.ignored_objects += listing.ignored.len() as u64;
             for name in &listing.not_regular {
                 tracing::warn!(
                     "{name}: not a regular file (a FIFO, socket, device or broken link): skipped, never opened"
                 );
             }
-            run.summary
+            conversion
+                .summary
                 .not_regular_files
                 .extend(listing.not_regular.iter().cloned());
             total_files += listing.files.len() as u64;
@@ -357,10 +360,10 @@ pub async fn convert(
         "listed"
     );
     for (trail, folders) in listed {
-        run.trail(&trail, folders).await?;
+        conversion.trail(&trail, folders).await?;
     }
 
-    let mut summary = run.summary;
+    let mut summary = conversion.summary;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events_read as f64 / summary.seconds.max(1e-9);
     Ok(summary)
@@ -428,7 +431,7 @@ impl OpenDay {
     }
 }
 
-impl Run<'_> {
+impl Conversion<'_> {
     async fn trail(
         &mut self,
         trail: &Trail,
