@@ -218,6 +218,23 @@ fn chunks_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
     chunks
 }
 
+/// Why an event of `day` found in the folder of `folder` is not written by this run, or `None`
+/// when it is: its day's window must include the folder, and its day must be one being converted
+/// (`requested`).
+fn outside_reason(
+    day: NaiveDate,
+    folder: NaiveDate,
+    lateness: u32,
+    requested: bool,
+) -> Option<OutsideReason> {
+    match delivery(day, folder, lateness) {
+        Delivery::InWindow if requested => None,
+        Delivery::InWindow => Some(OutsideReason::DayNotRequested),
+        Delivery::BeyondLateness => Some(OutsideReason::BeyondLateness),
+        Delivery::BeforeEventTime => Some(OutsideReason::DeliveredBeforeEventTime),
+    }
+}
+
 /// What a delivery file inflates to: a gzip member's trailer holds its size (modulo 4 GiB; files
 /// are capped far below that by `--max-file-size`); plain JSON is its own size.
 fn inflated_size(bytes: &[u8]) -> u64 {
@@ -671,11 +688,8 @@ impl Conversion<'_> {
                 if time.is_none() {
                     self.summary.undated_events += 1;
                 }
-                let reason = match delivery(date, folder_date, self.opts.lateness_days) {
-                    Delivery::InWindow => OutsideReason::DayNotRequested,
-                    Delivery::BeyondLateness => OutsideReason::BeyondLateness,
-                    Delivery::BeforeEventTime => OutsideReason::DeliveredBeforeEventTime,
-                };
+                let reason = outside_reason(date, folder_date, self.opts.lateness_days, false)
+                    .expect("a day not requested is outside");
                 count_outside(outside, date, reason, folder_date, 1);
             }
             let file_seq = first_seq + i as u64;
@@ -695,15 +709,10 @@ impl Conversion<'_> {
         for (date, (rows, seqs)) in by_day {
             // Day D is made from folders D ..= D + lateness, whatever range is being run, so a
             // day's output never depends on which other days were converted with it.
-            let reason = match delivery(date, folder_date, self.opts.lateness_days) {
-                Delivery::InWindow => None,
-                Delivery::BeyondLateness => Some(OutsideReason::BeyondLateness),
-                Delivery::BeforeEventTime => Some(OutsideReason::DeliveredBeforeEventTime),
-            };
-            let day = match (reason, days.get_mut(&date)) {
-                (None, Some(day)) => day,
-                (reason, _) => {
-                    let reason = reason.unwrap_or(OutsideReason::DayNotRequested);
+            let requested = days.contains_key(&date);
+            let day = match outside_reason(date, folder_date, self.opts.lateness_days, requested) {
+                None => days.get_mut(&date).expect("requested"),
+                Some(reason) => {
                     count_outside(outside, date, reason, folder_date, rows.len() as u64);
                     continue;
                 }
