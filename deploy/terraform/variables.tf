@@ -166,7 +166,7 @@ variable "inline_max_units" {
 }
 
 variable "memory_budget" {
-  description = "Rows held in memory before sorted runs spill to /tmp (size such as 512MiB); keep well under memory_size."
+  description = "Rows held in memory before sorted runs spill to /tmp (size such as 512MiB); keep well under memory_size. Twice the CLI's 256MiB: the default function has 2048 MB to itself."
   type        = string
   default     = "512MiB"
 }

@@ -198,7 +198,7 @@ pub struct ScopeArgs {
     #[arg(long, env = "CTPARQUET_REGIONS", value_delimiter = ',', value_parser = parse_region)]
     pub regions: Option<Vec<String>>,
     /// Date folders after a day that are read for its late events.
-    #[arg(long, env = "CTPARQUET_LATENESS_DAYS", default_value_t = 1)]
+    #[arg(long, env = "CTPARQUET_LATENESS_DAYS", default_value_t = ctparquet::convert::DEFAULT_LATENESS_DAYS)]
     pub lateness_days: u32,
     /// The table: events, insights or aggregated.
     #[arg(long, env = "CTPARQUET_TABLE", value_enum, default_value_t = TableArg::Events)]
@@ -269,7 +269,7 @@ pub struct TuningArgs {
     #[arg(long, value_name = "SECONDS", env = "CTPARQUET_LOCK_WAIT", default_value_t = ctparquet::publish::DEFAULT_LOCK_WAIT.as_secs())]
     pub lock_wait: u64,
     /// Delivery files read at once (reads overlap so per-request latency is hidden).
-    #[arg(long, env = "CTPARQUET_CONCURRENCY", value_parser = parse_nonzero_count, default_value_t = ConvertOptions::days(NaiveDate::MIN, NaiveDate::MIN).concurrency)]
+    #[arg(long, env = "CTPARQUET_CONCURRENCY", value_parser = parse_nonzero_count, default_value_t = ctparquet::convert::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Compressed bytes of delivery files read ahead at most.
     #[arg(long, env = "CTPARQUET_READ_AHEAD", default_value = "32MiB", value_parser = parse_nonzero_size)]
@@ -514,6 +514,42 @@ mod tests {
         assert_eq!(parse_nonzero_size("1KiB"), Ok(1024));
         assert!(parse_nonzero_count("0").is_err());
         assert_eq!(parse_nonzero_count("16"), Ok(16));
+    }
+
+    /// The flags' defaults are the library's: a conversion with no flags is `ConvertOptions::days`.
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            scope: ScopeArgs,
+            #[command(flatten)]
+            tuning: TuningArgs,
+        }
+        use clap::Parser;
+        let flags = Flags::try_parse_from(["test"]).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 1, 4).unwrap();
+        let got = convert_options(day, day, &flags.scope, &flags.tuning).unwrap();
+        let want = ConvertOptions::days(day, day);
+        assert_eq!(
+            (
+                got.lateness_days,
+                got.lock_wait,
+                got.concurrency,
+                got.read_ahead_bytes,
+                got.memory_budget_bytes,
+                got.max_file_bytes,
+            ),
+            (
+                want.lateness_days,
+                want.lock_wait,
+                want.concurrency,
+                want.read_ahead_bytes,
+                want.memory_budget_bytes,
+                want.max_file_bytes,
+            )
+        );
+        assert_eq!(got.parquet, want.parquet);
     }
 
     #[test]

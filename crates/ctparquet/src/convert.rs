@@ -96,16 +96,16 @@ impl ConvertOptions {
         ConvertOptions {
             from,
             to,
-            lateness_days: 1,
+            lateness_days: DEFAULT_LATENESS_DAYS,
             accounts: None,
             regions: None,
             skip_bad_files: false,
             allow_shrink: false,
             lock_wait: crate::publish::DEFAULT_LOCK_WAIT,
-            concurrency: 256,
-            read_ahead_bytes: 32 * 1024 * 1024,
-            memory_budget_bytes: 256 * 1024 * 1024,
-            max_file_bytes: 512 * 1024 * 1024,
+            concurrency: DEFAULT_CONCURRENCY,
+            read_ahead_bytes: DEFAULT_READ_AHEAD_BYTES,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             work_dir: None,
             parquet: ParquetOptions::default(),
             table: &EVENTS,
@@ -113,6 +113,18 @@ impl ConvertOptions {
         }
     }
 }
+
+/// Date folders after a day read for its late events, by default (CloudTrail delivers most events
+/// within minutes; those of a day's last minutes land in the next day's folder).
+pub const DEFAULT_LATENESS_DAYS: u32 = 1;
+/// Delivery files read at once, by default (S3 latency overlaps; decoding is bounded by cores).
+pub const DEFAULT_CONCURRENCY: usize = 256;
+/// Compressed bytes read ahead, by default.
+pub const DEFAULT_READ_AHEAD_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes of rows (and of files being inflated) held in memory, by default.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+/// A delivery file inflating beyond this is bad, by default.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Why a conversion stopped. Days finished before it are complete; others are untouched.
 #[derive(Debug, thiserror::Error)]
