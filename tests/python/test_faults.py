@@ -90,8 +90,13 @@ def only_part_files(fp):
     return {k: v for k, v in fp.items() if k.endswith(".parquet") and "/." not in k}
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("after", [0.05, 0.3, 0.8, 1.5, 3.0])
+# Kill points: early (listing, reading), mid-run (decoding, spilling), late (encoding, publishing).
+# A several-part day's own windows (pending uploads, the switch) are hit deterministically by the
+# Rust tests (crates/ctparquet/tests/publish.rs); here two points check it end to end.
+KILLS = [("one", after) for after in (0.05, 0.3, 0.8, 1.5, 3.0)] + [("parts", after) for after in (0.8, 3.0)]
+
+
+@pytest.mark.parametrize("layout,after", KILLS)
 def test_a_run_killed_at_any_point_leaves_each_day_old_or_new(trees, tmp_path, after, layout):
     extra = LAYOUTS[layout]
     old, new = trees["refs"][("old", layout)], trees["refs"][("new", layout)]
