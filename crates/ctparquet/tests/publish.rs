@@ -73,6 +73,34 @@ fn lease(host: &str, pid: u32, expires_ms: u64) -> String {
     )
 }
 
+/// An old and a new source of the day; the old one converted into `dest`, the new one into
+/// `reference`, both as several parts.
+struct Generations {
+    _work: tempfile::TempDir,
+    old: std::path::PathBuf,
+    new: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    reference: std::path::PathBuf,
+}
+
+fn generations() -> Generations {
+    let work = tempfile::tempdir().unwrap();
+    let path = |name: &str| work.path().join(name);
+    let (old, new, dest, reference) = (path("old"), path("new"), path("out"), path("ref"));
+    source(&old, 1);
+    source(&new, 2);
+    convert(&old, &dest, &several_parts());
+    convert(&new, &reference, &several_parts());
+    assert!(parquet_files(&dest).len() >= 3 && parquet_files(&reference).len() >= 3);
+    Generations {
+        _work: work,
+        old,
+        new,
+        dest,
+        reference,
+    }
+}
+
 #[test]
 fn a_day_whose_lease_is_held_is_not_written_and_said() {
     let work = tempfile::tempdir().unwrap();
@@ -146,16 +174,13 @@ fn a_stale_lease_is_taken_over() {
 
 #[test]
 fn a_day_of_several_parts_leaves_no_pending_object_and_replaces_all_parts() {
-    let work = tempfile::tempdir().unwrap();
-    let (old, new) = (work.path().join("old"), work.path().join("new"));
-    source(&old, 1);
-    source(&new, 2);
-    let dest = work.path().join("out");
-    convert(&old, &dest, &several_parts());
-    let old_parts = parquet_files(&dest).len();
-    assert!(old_parts >= 3, "{old_parts} parts");
-    let reference = work.path().join("ref");
-    convert(&new, &reference, &several_parts());
+    let Generations {
+        _work,
+        new,
+        dest,
+        reference,
+        ..
+    } = generations();
     let mut opts = several_parts();
     opts.allow_shrink = true;
     convert(&new, &dest, &opts);
@@ -164,19 +189,16 @@ fn a_day_of_several_parts_leaves_no_pending_object_and_replaces_all_parts() {
 
 #[test]
 fn a_switch_killed_after_its_commit_is_reported_then_completed_by_the_next_run() {
-    let work = tempfile::tempdir().unwrap();
-    let (old, new) = (work.path().join("old"), work.path().join("new"));
-    source(&old, 1);
-    source(&new, 2);
-    let reference = work.path().join("ref");
-    convert(&new, &reference, &several_parts());
-    let new_parts = parquet_files(&reference);
-    assert!(new_parts.len() >= 3);
-
+    let Generations {
+        _work,
+        new,
+        dest,
+        reference,
+        ..
+    } = generations();
     // The state a run leaves when killed in the switch: the old day, the new parts pending, the
     // commit record, and the first part already moved.
-    let dest = work.path().join("out");
-    convert(&old, &dest, &several_parts());
+    let new_parts = parquet_files(&reference);
     let folder = day_folder(&dest);
     let mut names = Vec::new();
     for part in &new_parts {
@@ -208,15 +230,14 @@ fn a_switch_killed_after_its_commit_is_reported_then_completed_by_the_next_run()
 
 #[test]
 fn pending_parts_of_a_run_killed_before_its_commit_leave_the_old_day_and_are_removed() {
-    let work = tempfile::tempdir().unwrap();
-    let (old, new) = (work.path().join("old"), work.path().join("new"));
-    source(&old, 1);
-    source(&new, 2);
-    let dest = work.path().join("out");
-    convert(&old, &dest, &several_parts());
+    let Generations {
+        _work,
+        old,
+        dest,
+        reference,
+        ..
+    } = generations();
     let old_state = snapshot(&dest);
-    let reference = work.path().join("ref");
-    convert(&new, &reference, &several_parts());
     let folder = day_folder(&dest);
     for part in parquet_files(&reference).iter().take(2) {
         let name = part.file_name().unwrap().to_str().unwrap();
@@ -301,19 +322,19 @@ impl ObjectStore for FillingDisk {
 
 #[test]
 fn a_disk_that_fills_during_the_upload_leaves_the_old_day_whole() {
-    let work = tempfile::tempdir().unwrap();
-    let (old, new) = (work.path().join("old"), work.path().join("new"));
-    source(&old, 1);
-    source(&new, 2);
-    let dest = work.path().join("out");
-    convert(&old, &dest, &several_parts());
+    let Generations {
+        _work,
+        old,
+        new,
+        dest,
+        reference,
+        ..
+    } = generations();
     let old_rows = read_output(&dest).len();
     let old_parts: Vec<_> = parquet_files(&dest)
         .iter()
         .map(|p| std::fs::read(p).unwrap())
         .collect();
-    let reference = work.path().join("ref");
-    convert(&new, &reference, &several_parts());
 
     let full = Arc::new(FillingDisk {
         inner: LocalFileSystem::new_with_prefix(&dest).unwrap(),
