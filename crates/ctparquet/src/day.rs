@@ -180,11 +180,12 @@ impl DayBuffer {
 
     /// Take the rows held in memory out of the day, to be written as a sorted run (by
     /// [`PendingRun::write`], on any thread) and handed back with [`DayBuffer::add_run`].
+    #[cfg(test)]
     pub fn take_run(&mut self) -> Option<PendingRun> {
         self.take_run_of(usize::MAX)
     }
 
-    /// [`DayBuffer::take_run`] of the oldest rows only, batches of at least `bytes` (or all
+    /// The oldest rows held in memory taken out of the day (see [`PendingRun`]), batches of at least `bytes` (or all
     /// there are): a run is any subset of the day's rows, as the merge sorts across runs.
     pub fn take_run_of(&mut self, bytes: usize) -> Option<PendingRun> {
         if self.batches.is_empty() {
@@ -215,6 +216,7 @@ impl DayBuffer {
     }
 
     /// Sort what is in memory and write it to a run file in `dir`, here and now.
+    #[cfg(test)]
     pub fn spill(&mut self, dir: &FsPath) -> Result<(), DayError> {
         if let Some(pending) = self.take_run() {
             let run = pending.write(dir)?;

@@ -557,16 +557,7 @@ mod tests {
     }
 }
 
-/// The member of `unmapped` that keeps the exact text of record members strict readers refuse:
-/// an object of member name to that member's minified JSON text, as a JSON string.
-///
-/// JSON allows an escape of half a UTF-16 surrogate pair alone (`"\ud800"`); DuckDB, Athena and
-/// most JSON libraries (serde_json among them) refuse to parse it, and one such value would make a
-/// whole day unreadable to them. Such a member is written with each lone surrogate replaced by
-/// U+FFFD (what readers show for it anyway) and its original text kept here, where it is an
-/// ordinary string. A record that has a member of this very name keeps it here too, so the rule
-/// "a member listed here rebuilds to the text listed" holds for every row.
-pub const RAW_MEMBERS: &str = "ctparquet:raw";
+pub use crate::schema::RAW_MEMBERS;
 
 /// Could the JSON text hold an escape of a surrogate (`\uD800` to `\uDFFF`)? A quick look at a
 /// whole file, so that records are examined one by one only in the files that need it.

@@ -44,7 +44,7 @@ const REGION_WORDS: &[&str] = &[
 ];
 
 /// Is this a region name (`us-east-1`, `ap-southeast-4`, `us-gov-west-1`)? A two-letter area,
-/// then words of [`REGION_WORDS`], then a number: regions AWS opens later pass too.
+/// then words of `REGION_WORDS`, then a number: regions AWS opens later pass too.
 pub fn is_region(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     parts.len() >= 3

@@ -2,28 +2,32 @@
 //!
 //! The pieces, each in its own module:
 //! - [`schema`]: the tables (events of CloudTrail eventVersion 1.11, insights, aggregated);
-//! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped); [`gunzip`]:
-//!   the files inflated;
+//! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped; `gunzip`
+//!   inflates the files, `json` splits them without a DOM);
 //! - [`rebuild`]: a row back into its source record, the proof of exactness;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
 //! - [`aws`]: the standard AWS credential and region chain, for S3 through object_store;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
-//! - [`day`]: sorting, de-duplication and spilling of one output day;
-//! - [`sink`]: Parquet encoding and the publication of a day's files ([`writer`]: columns
-//!   encoded on several threads);
+//! - `day`: sorting, de-duplication and spilling of one output day;
+//! - [`sink`]: Parquet encoding (`writer`: columns encoded on several threads); [`publish`]: a
+//!   day's files put in place whole, one writer at a time;
 //! - [`convert`](mod@convert): the pipeline that ties them together, and its [`summary`];
-//! - [`verify`]: proof that a destination holds exactly the source events;
+//! - [`verify`]: proof that a destination holds exactly the source events (`strays`: what
+//!   readers would see beside our files);
 //! - [`inspect`], [`ddl`], [`retention`]: what a destination holds, how engines read it, how
 //!   old days leave it.
+//!
+//! The modules in `code` style are internal (`pub(crate)`); `debris` too (leftovers of killed
+//! runs).
 
 pub mod alloc;
 pub mod aws;
 pub mod convert;
-pub mod day;
-pub mod debris;
+pub(crate) mod day;
+pub(crate) mod debris;
 pub mod decode;
-pub mod gunzip;
-pub mod json;
+pub(crate) mod gunzip;
+pub(crate) mod json;
 pub mod layout;
 pub mod publish;
 pub mod rebuild;
@@ -31,11 +35,11 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod store;
-pub mod strays;
+pub(crate) mod strays;
 pub mod summary;
 pub mod time;
 pub mod verify;
-pub mod writer;
+pub(crate) mod writer;
 
 pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert, runtime};
 pub use sink::ParquetOptions;

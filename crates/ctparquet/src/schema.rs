@@ -19,6 +19,17 @@ pub const SCHEMA_EVENT_VERSION: &str = "1.11";
 /// that is deep-merged over the record rebuilt from the typed columns.
 pub const UNMAPPED: &str = "unmapped";
 
+/// The member of [`UNMAPPED`] that keeps the exact text of record members strict readers refuse:
+/// an object of member name to that member's minified JSON text, as a JSON string.
+///
+/// JSON allows an escape of half a UTF-16 surrogate pair alone (`"\ud800"`); DuckDB, Athena and
+/// most JSON libraries (serde_json among them) refuse to parse it, and one such value would make a
+/// whole day unreadable to them. Such a member is written with each lone surrogate replaced by
+/// U+FFFD (what readers show for it anyway) and its original text kept here, where it is an
+/// ordinary string. A record that has a member of this very name keeps it here too, so the rule
+/// "a member listed here rebuilds to the text listed" holds for every row.
+pub const RAW_MEMBERS: &str = "ctparquet:raw";
+
 /// Name of the event time column; rows are sorted by it, then by [`EVENT_ID`].
 pub const EVENT_TIME: &str = "eventTime";
 /// Name of the event id column; duplicates share it (and their eventTime).

@@ -67,7 +67,7 @@ pub enum DifferenceKind {
     /// In the destination more than once.
     Duplicate,
     /// An object readers pick up that is not a part file of this tool in its right place
-    /// (`event` is the object; see [`crate::strays`]).
+    /// (`event` is the object; see `strays`).
     Stray,
     /// A part file no reader can read (`event` is the file).
     Unreadable,

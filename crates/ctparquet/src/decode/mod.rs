@@ -86,7 +86,7 @@ pub struct DecodedChunk {
     /// For each file, in order: the instants of the records left out by the `keep` filter of
     /// [`decode_files_where`] (read and counted, not decoded).
     pub skipped: Vec<Vec<Option<i64>>>,
-    /// Records decoded that hold a lone surrogate (see [`RAW_MEMBERS`]).
+    /// Records decoded that hold a lone surrogate (see [`crate::schema::RAW_MEMBERS`]).
     pub lone_surrogates: u64,
 }
 
