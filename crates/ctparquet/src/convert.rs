@@ -247,6 +247,16 @@ fn outside_reason(
     }
 }
 
+/// Bytes of files being inflated and decoded at once, at most: the budget, and never less than
+/// [`MIN_INFLATION_BYTES`], so that a small budget still lets a few ordinary chunks decode ahead of
+/// the routing (a huge file takes all of it and is decoded alone either way).
+fn inflation_budget(opts: &ConvertOptions) -> u64 {
+    (opts.memory_budget_bytes as u64).max(MIN_INFLATION_BYTES)
+}
+
+/// See [`inflation_budget`]: a few chunks of ordinary files (~10 MB of JSON each).
+const MIN_INFLATION_BYTES: u64 = 64 * 1024 * 1024;
+
 /// What a delivery file inflates to: a gzip member's trailer holds its size (modulo 4 GiB; files
 /// are capped far below that by `--max-file-size`); plain JSON is its own size.
 fn inflated_size(bytes: &[u8]) -> u64 {
@@ -333,9 +343,7 @@ pub async fn convert(
         read_ahead: Arc::new(Semaphore::new(kib_permits(opts.read_ahead_bytes) as usize)),
         summary: Summary::default(),
         files_read: Vec::new(),
-        inflating: Arc::new(Semaphore::new(
-            kib_permits(opts.memory_budget_bytes as u64) as usize
-        )),
+        inflating: Arc::new(Semaphore::new(kib_permits(inflation_budget(opts)) as usize)),
     };
 
     let discovery = source::discover(
@@ -488,7 +496,7 @@ impl Conversion<'_> {
             let read_ahead_total = kib_permits(opts.read_ahead_bytes);
             let max_bytes = opts.max_file_bytes;
             let inflating = self.inflating.clone();
-            let inflating_total = kib_permits(opts.memory_budget_bytes as u64);
+            let inflating_total = kib_permits(inflation_budget(opts));
             let cpu = self.cpu.clone();
             let cores = self.cores;
             let table = opts.table;
