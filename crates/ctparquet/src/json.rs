@@ -611,41 +611,72 @@ pub fn without_lone_surrogates(text: &str) -> Option<String> {
 }
 
 /// A record's members as they are decoded, and the exact text of those kept under
-/// [`RAW_MEMBERS`] (see there): `None` when the record needs nothing of the kind.
+/// [`RAW_MEMBERS`] (see there).
 pub type RawKept<'a> = (Vec<(Cow<'a, str>, Cow<'a, str>)>, Vec<(String, String)>);
 
-/// Split off the members strict readers would refuse (see [`RAW_MEMBERS`]); `check`: whether
-/// the record's file may hold surrogate escapes at all ([`may_hold_surrogates`]).
-pub fn keep_raw_members<'a>(members: &Members<'a>, check: bool) -> Option<RawKept<'a>> {
-    let named = members.0.iter().any(|(key, _)| key == RAW_MEMBERS);
-    if !check && !named {
-        return None;
-    }
-    let fixes: Vec<Option<String>> = members
-        .0
-        .iter()
-        .map(|(key, value)| match key == RAW_MEMBERS {
-            true => None,
-            false if check => without_lone_surrogates(value),
-            false => None,
-        })
-        .collect();
-    if !named && fixes.iter().all(Option::is_none) {
-        return None;
-    }
-    let mut decoded = Vec::with_capacity(members.0.len());
-    let mut raw = Vec::new();
-    for ((key, value), fix) in members.0.iter().zip(fixes) {
-        if key == RAW_MEMBERS || fix.is_some() {
-            raw.push((key.to_string(), minify(value).into_owned()));
-        }
-        match fix {
-            _ if key == RAW_MEMBERS => {}
-            Some(fixed) => decoded.push((key.clone(), Cow::Owned(fixed))),
-            None => decoded.push((key.clone(), Cow::Borrowed(*value))),
+/// What the records of one file may need kept under [`RAW_MEMBERS`], found by looking at the
+/// file's text once, so that the records of the other files are not examined at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCheck {
+    /// The text may hold surrogate escapes ([`may_hold_surrogates`]).
+    surrogates: bool,
+    /// The text holds the name [`RAW_MEMBERS`] itself.
+    named: bool,
+}
+
+impl RawCheck {
+    /// Every record examined: for records appended without their file's text.
+    pub const EVERY: RawCheck = RawCheck {
+        surrogates: true,
+        named: true,
+    };
+
+    /// The check for the records of a file of this JSON text.
+    pub fn of(json: &[u8]) -> RawCheck {
+        RawCheck {
+            surrogates: may_hold_surrogates(json),
+            named: memchr::memmem::find(json, RAW_MEMBERS.as_bytes()).is_some(),
         }
     }
-    Some((decoded, raw))
+
+    /// Whether any record of the file may need it.
+    pub fn needed(self) -> bool {
+        self.surrogates || self.named
+    }
+
+    /// Split off the members of a record of the file that strict readers would refuse (see
+    /// [`RAW_MEMBERS`]); `None` when the record needs nothing of the kind.
+    pub fn keep_raw_members<'a>(self, members: &Members<'a>) -> Option<RawKept<'a>> {
+        if !self.needed() {
+            return None;
+        }
+        let fixes: Vec<Option<String>> = members
+            .0
+            .iter()
+            .map(|(key, value)| {
+                (self.surrogates && key != RAW_MEMBERS)
+                    .then(|| without_lone_surrogates(value))
+                    .flatten()
+            })
+            .collect();
+        let named = members.0.iter().any(|(key, _)| key == RAW_MEMBERS);
+        if !named && fixes.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut decoded = Vec::with_capacity(members.0.len());
+        let mut raw = Vec::new();
+        for ((key, value), fix) in members.0.iter().zip(fixes) {
+            if key == RAW_MEMBERS || fix.is_some() {
+                raw.push((key.to_string(), minify(value).into_owned()));
+            }
+            match fix {
+                _ if key == RAW_MEMBERS => {}
+                Some(fixed) => decoded.push((key.clone(), Cow::Owned(fixed))),
+                None => decoded.push((key.clone(), Cow::Borrowed(*value))),
+            }
+        }
+        Some((decoded, raw))
+    }
 }
 
 #[cfg(test)]

@@ -481,10 +481,7 @@ fn part_size(len: u64) -> usize {
 }
 
 async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
-    let store_err = |source| SinkError::Store {
-        what: format!("writing {}", dest.describe(key)),
-        source,
-    };
+    let store_err = |source| store_err(dest, "writing", key)(source);
     let mut reader = tokio::fs::File::open(file).await?;
     let len = reader.metadata().await?.len();
     if len as usize <= UPLOAD_CHUNK {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::decode::{FileError, inflate};
-use crate::json::{RAW_MEMBERS, Record, keep_raw_members, may_hold_surrogates};
+use crate::json::{RAW_MEMBERS, RawCheck, Record};
 use crate::layout::{self, iso_date};
 use crate::rebuild::rebuild_batch;
 use crate::schema::{EVENTS, Table};
@@ -322,9 +322,9 @@ pub async fn verify(
 /// readers refuse in the form the converter writes them (see [`RAW_MEMBERS`]).
 pub fn source_records(bytes: &[u8], max: u64) -> Result<Vec<Value>, FileError> {
     let json = inflate(bytes, max)?;
-    let surrogates = may_hold_surrogates(&json);
-    if surrogates || memchr::memmem::find(&json, RAW_MEMBERS.as_bytes()).is_some() {
-        return parse_keeping_raw_members(&json, surrogates);
+    let check = RawCheck::of(&json);
+    if check.needed() {
+        return parse_keeping_raw_members(&json, check);
     }
     let mut file: Value =
         serde_json::from_slice(&json).map_err(|e| FileError::Json(e.to_string()))?;
@@ -338,7 +338,7 @@ pub fn source_records(bytes: &[u8], max: u64) -> Result<Vec<Value>, FileError> {
 /// converter writes them: those members with U+FFFD in place of each lone surrogate, and their
 /// exact text under [`RAW_MEMBERS`]. serde_json cannot hold a lone surrogate in a `Value`; the
 /// text kept is compared as it is.
-fn parse_keeping_raw_members(json: &[u8], surrogates: bool) -> Result<Vec<Value>, FileError> {
+fn parse_keeping_raw_members(json: &[u8], check: RawCheck) -> Result<Vec<Value>, FileError> {
     let parse = |text: &str| -> Result<Value, FileError> {
         serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))
     };
@@ -351,7 +351,7 @@ fn parse_keeping_raw_members(json: &[u8], surrogates: bool) -> Result<Vec<Value>
             });
         };
         let mut object = serde_json::Map::new();
-        match keep_raw_members(&members, surrogates) {
+        match check.keep_raw_members(&members) {
             None => {
                 for (key, value) in &members.0 {
                     object.insert(key.to_string(), parse(value)?);

@@ -101,6 +101,19 @@ fn generations() -> Generations {
     }
 }
 
+/// Copy part files into a day folder under their pending names, as a run publishing them does
+/// before its commit; their names.
+fn stage_pending(parts: &[std::path::PathBuf], folder: &Path) -> Vec<String> {
+    parts
+        .iter()
+        .map(|part| {
+            let name = part.file_name().unwrap().to_str().unwrap().to_string();
+            std::fs::copy(part, folder.join(pending_name(&name))).unwrap();
+            name
+        })
+        .collect()
+}
+
 #[test]
 fn a_day_whose_lease_is_held_is_not_written_and_said() {
     let work = tempfile::tempdir().unwrap();
@@ -198,14 +211,8 @@ fn a_switch_killed_after_its_commit_is_reported_then_completed_by_the_next_run()
     } = generations();
     // The state a run leaves when killed in the switch: the old day, the new parts pending, the
     // commit record, and the first part already moved.
-    let new_parts = parquet_files(&reference);
     let folder = day_folder(&dest);
-    let mut names = Vec::new();
-    for part in &new_parts {
-        let name = part.file_name().unwrap().to_str().unwrap().to_string();
-        std::fs::copy(part, folder.join(pending_name(&name))).unwrap();
-        names.push(name);
-    }
+    let names = stage_pending(&parquet_files(&reference), &folder);
     std::fs::write(
         folder.join(COMMIT_NAME),
         serde_json::json!({ "parts": names }).to_string(),
@@ -239,10 +246,7 @@ fn pending_parts_of_a_run_killed_before_its_commit_leave_the_old_day_and_are_rem
     } = generations();
     let old_state = snapshot(&dest);
     let folder = day_folder(&dest);
-    for part in parquet_files(&reference).iter().take(2) {
-        let name = part.file_name().unwrap().to_str().unwrap();
-        std::fs::copy(part, folder.join(pending_name(name))).unwrap();
-    }
+    stage_pending(&parquet_files(&reference)[..2], &folder);
     // Readers and verify see the old day whole: pending parts are hidden.
     assert_eq!(
         read_output(&dest).len(),

@@ -14,7 +14,7 @@ use arrow::datatypes::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
 use crate::json::{
-    JsonType, Members, RAW_MEMBERS, array_items, keep_raw_members, minify, object_members, raw_str,
+    JsonType, Members, RAW_MEMBERS, RawCheck, array_items, minify, object_members, raw_str,
 };
 use crate::schema::{FieldSpec, Kind, Table};
 use crate::time::{ParsedTime, parse_event_time};
@@ -344,8 +344,8 @@ pub struct EventBatchBuilder {
     unmapped: StringBuilder,
     scratch: String,
     rows: usize,
-    /// Whether the records being appended may hold surrogate escapes (see [`RAW_MEMBERS`]).
-    pub(super) check_surrogates: bool,
+    /// What the records being appended may need kept under [`RAW_MEMBERS`] (of their file).
+    pub(super) raw_check: RawCheck,
     /// Records appended with a member kept under [`RAW_MEMBERS`] for a lone surrogate.
     lone_surrogates: u64,
 }
@@ -371,7 +371,7 @@ impl EventBatchBuilder {
             unmapped: StringBuilder::with_capacity(rows, 0),
             scratch: String::new(),
             rows: 0,
-            check_surrogates: true,
+            raw_check: RawCheck::EVERY,
             lone_surrogates: 0,
         }
     }
@@ -393,10 +393,13 @@ impl EventBatchBuilder {
     /// Append a record already split into its members; returns its instant.
     pub(super) fn append_members(&mut self, members: Members<'_>) -> Option<i64> {
         let mut time = None;
-        let extra = match keep_raw_members(&members, self.check_surrogates) {
+        // Lives as long as `extra`, which borrows from it.
+        let decoded;
+        let extra = match self.raw_check.keep_raw_members(&members) {
             None => self.top.append_members_with_time(members, &mut time),
-            Some((decoded, raw)) => {
-                let decoded = Members(
+            Some((fixed, raw)) => {
+                decoded = fixed;
+                let members = Members(
                     decoded
                         .iter()
                         .map(|(k, v)| (k.clone(), v.as_ref()))
@@ -404,7 +407,7 @@ impl EventBatchBuilder {
                 );
                 let mut extra = self
                     .top
-                    .append_members_with_time(decoded, &mut time)
+                    .append_members_with_time(members, &mut time)
                     .unwrap_or_default();
                 if raw.iter().any(|(key, _)| key != RAW_MEMBERS) {
                     self.lone_surrogates += 1;
@@ -417,9 +420,7 @@ impl EventBatchBuilder {
                     })
                     .collect();
                 extra.push((Cow::Borrowed(RAW_MEMBERS), Extra::Object(kept)));
-                self.write_unmapped(Some(extra));
-                self.rows += 1;
-                return time;
+                Some(extra)
             }
         };
         self.write_unmapped(extra);

@@ -27,7 +27,7 @@ use file::{Inflated, inflate_into};
 pub use file::{MAX_NESTING, inflate, split_records};
 
 use crate::gunzip::Gunzip;
-use crate::json::{JsonType, Members, Record, may_hold_surrogates, object_members, raw_str};
+use crate::json::{JsonType, Members, RawCheck, Record, object_members, raw_str};
 use crate::schema::Table;
 use crate::time::{ParsedTime, parse_event_time};
 
@@ -130,7 +130,7 @@ pub fn decode_files_where<'a>(
             let builder = builder.get_or_insert_with(|| {
                 EventBatchBuilder::with_capacity(table, records.len() * (files.len() - position))
             });
-            builder.check_surrogates = may_hold_surrogates(json);
+            builder.raw_check = RawCheck::of(json);
             let mut objects = Vec::with_capacity(records.len());
             for (index, record) in records.into_iter().enumerate() {
                 match record {
