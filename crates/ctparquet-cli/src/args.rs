@@ -223,8 +223,7 @@ pub struct ConvertArgs {
 
 impl ConvertArgs {
     pub fn to_options(&self) -> Result<ConvertOptions> {
-        let (from, to) = self.days.range()?;
-        convert_options(from, to, &self.days.scope, &self.tuning)
+        convert_options(self.days.scope()?, &self.tuning)
     }
 }
 
@@ -252,14 +251,7 @@ pub struct VerifyArgs {
 
 impl VerifyArgs {
     pub fn to_options(&self) -> Result<ctparquet::verify::VerifyOptions> {
-        let (from, to) = self.days.range()?;
-        let mut opts = ctparquet::verify::VerifyOptions::days(from, to);
-        let scope = &self.days.scope;
-        opts.lateness_days = scope.lateness_days;
-        opts.accounts = scope.accounts();
-        opts.regions = scope.regions();
-        opts.table = scope.table.table();
-        Ok(opts)
+        Ok(ctparquet::verify::VerifyOptions::new(self.days.scope()?))
     }
 }
 

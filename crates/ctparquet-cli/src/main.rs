@@ -309,11 +309,11 @@ async fn retention(args: RetentionArgs) -> Result<ExitCode> {
 
 async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     use ctparquet_jobs::{Job, JobQueue, Runner, SqsQueue};
-    let (from, to) = args.days.range().map_err(exit::usage)?;
-    let scope = &args.days.scope;
+    let scope = args.days.scope().map_err(exit::usage)?;
+    let (from, to) = (scope.from(), scope.to());
     let job = Job {
-        accounts: scope.accounts(),
-        regions: scope.regions(),
+        accounts: scope.accounts.clone(),
+        regions: scope.regions.clone(),
         ..Job::range(from, to)
     };
     if let Some(url) = &args.enqueue {
@@ -337,7 +337,7 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         anyhow::bail!("give SOURCE and DEST to convert here, or --enqueue QUEUE_URL");
     };
     // Check the settings before listing anything.
-    args::convert_options(from, to, scope, &args.tuning).map_err(exit::usage)?;
+    let options = args::convert_options(scope, &args.tuning).map_err(exit::usage)?;
     let s3 = args.s3.with_writes(&args.s3_writes);
     let source = Location::parse(source, false, &s3)
         .await
@@ -346,14 +346,15 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     let dest = Location::parse(dest, true, &s3)
         .await
         .context("opening DEST")?;
-    let units = ctparquet_jobs::plan(&source, &job, scope).await?;
+    let scope = &options.scope;
+    let units = ctparquet_jobs::plan(&source, scope).await?;
     if units.is_empty() {
-        let folders = scope.table.table().folders;
+        let folders = scope.table.folders;
         let found = ctparquet::source::discover(
             &source,
             folders,
-            scope.accounts().as_deref(),
-            scope.regions().as_deref(),
+            scope.accounts.as_deref(),
+            scope.regions.as_deref(),
         )
         .await?;
         anyhow::bail!(ctparquet::source::explain_no_trail(&source, &found, folders).await?);
@@ -362,8 +363,7 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     let runner = Runner {
         source: &source,
         dest: &dest,
-        scope,
-        tuning: &args.tuning,
+        options: &options,
         deadline: None,
     };
     let outcome = runner.run(units).await;

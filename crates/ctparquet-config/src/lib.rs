@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser};
 use ctparquet::sink::{Codec, Statistics};
 use ctparquet::store::S3Options;
-use ctparquet::{ConvertOptions, ParquetOptions};
+use ctparquet::{ConvertOptions, ParquetOptions, Scope};
 
 /// Which table a command works on.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,7 +198,7 @@ pub struct ScopeArgs {
     #[arg(long, env = "CTPARQUET_REGIONS", value_delimiter = ',', value_parser = parse_region)]
     pub regions: Option<Vec<String>>,
     /// Date folders after a day that are read for its late events.
-    #[arg(long, env = "CTPARQUET_LATENESS_DAYS", default_value_t = ctparquet::convert::DEFAULT_LATENESS_DAYS)]
+    #[arg(long, env = "CTPARQUET_LATENESS_DAYS", default_value_t = ctparquet::scope::DEFAULT_LATENESS_DAYS)]
     pub lateness_days: u32,
     /// The table: events, insights or aggregated.
     #[arg(long, env = "CTPARQUET_TABLE", value_enum, default_value_t = TableArg::Events)]
@@ -206,6 +206,16 @@ pub struct ScopeArgs {
 }
 
 impl ScopeArgs {
+    /// The scope of the days `from ..= to` with these settings.
+    pub fn scope(&self, from: NaiveDate, to: NaiveDate) -> Result<Scope> {
+        let mut scope = Scope::days(from, to)?;
+        scope.lateness_days = self.lateness_days;
+        scope.accounts = self.accounts();
+        scope.regions = self.regions();
+        scope.table = self.table.table();
+        Ok(scope)
+    }
+
     pub fn accounts(&self) -> Option<Vec<String>> {
         self.accounts
             .as_deref()
@@ -239,17 +249,14 @@ pub struct DaysArgs {
 }
 
 impl DaysArgs {
-    /// (first day, last day), inclusive.
-    pub fn range(&self) -> Result<(NaiveDate, NaiveDate)> {
+    /// The days and the rest of the scope given.
+    pub fn scope(&self) -> Result<Scope> {
         let (from, to) = match (self.date, self.from, self.to) {
             (Some(d), _, _) => (d, d),
             (None, Some(f), Some(t)) => (f, t),
             _ => bail!("give --date DAY, or --from DAY --to DAY"),
         };
-        if from > to {
-            bail!("--from {from} is after --to {to}");
-        }
-        Ok((from, to))
+        self.scope.scope(from, to)
     }
 }
 
@@ -345,21 +352,9 @@ impl From<JsonColumnsArg> for ctparquet::schema::JsonColumns {
     }
 }
 
-/// The options of a conversion of `from ..= to`: the one place settings become `ConvertOptions`.
-pub fn convert_options(
-    from: NaiveDate,
-    to: NaiveDate,
-    scope: &ScopeArgs,
-    tuning: &TuningArgs,
-) -> Result<ConvertOptions> {
-    if from > to {
-        bail!("the range starts ({from}) after it ends ({to})");
-    }
-    let mut opts = ConvertOptions::days(from, to);
-    opts.lateness_days = scope.lateness_days;
-    opts.accounts = scope.accounts();
-    opts.regions = scope.regions();
-    opts.table = scope.table.table();
+/// The options of a conversion of `scope`: the one place settings become `ConvertOptions`.
+pub fn convert_options(scope: Scope, tuning: &TuningArgs) -> Result<ConvertOptions> {
+    let mut opts = ConvertOptions::new(scope);
     opts.skip_bad_files = tuning.skip_bad_files;
     opts.allow_shrink = tuning.allow_shrink;
     opts.lock_wait = std::time::Duration::from_secs(tuning.lock_wait);
@@ -380,7 +375,7 @@ pub fn convert_options(
     };
     // Fail on bad Parquet options before any work is done.
     opts.parquet
-        .writer_properties(opts.table)
+        .writer_properties(opts.scope.table)
         .map_err(anyhow::Error::msg)?;
     Ok(opts)
 }
@@ -529,11 +524,11 @@ mod tests {
         use clap::Parser;
         let flags = Flags::try_parse_from(["test"]).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 1, 4).unwrap();
-        let got = convert_options(day, day, &flags.scope, &flags.tuning).unwrap();
+        let got = convert_options(flags.scope.scope(day, day).unwrap(), &flags.tuning).unwrap();
         let want = ConvertOptions::days(day, day);
+        assert_eq!(got.scope, want.scope);
         assert_eq!(
             (
-                got.lateness_days,
                 got.lock_wait,
                 got.concurrency,
                 got.read_ahead_bytes,
@@ -541,7 +536,6 @@ mod tests {
                 got.max_file_bytes,
             ),
             (
-                want.lateness_days,
                 want.lock_wait,
                 want.concurrency,
                 want.read_ahead_bytes,

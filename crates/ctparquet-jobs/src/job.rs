@@ -2,6 +2,7 @@
 //! optionally with `"accounts": [...]`, `"regions": [...]` and (direct invocations) `"fanout"`.
 
 use chrono::{Days, NaiveDate};
+use ctparquet::Scope;
 use serde::{Deserialize, Serialize};
 
 /// Work asked for: days, and optionally which accounts and regions (all found otherwise).
@@ -87,9 +88,7 @@ impl Job {
             (None, Some(f), Some(t)) => (f, t),
             _ => return Err(JobError::NoDays),
         };
-        if from > to {
-            return Err(JobError::Backwards { from, to });
-        }
+        Scope::days(from, to).map_err(|_| JobError::Backwards { from, to })?;
         if to.signed_duration_since(from).num_days() as u64 >= MAX_DAYS {
             return Err(JobError::TooLong {
                 from,
@@ -98,6 +97,16 @@ impl Job {
             });
         }
         Ok((from, to))
+    }
+
+    /// `configured` (the deployment's settings and allow-lists) with the job's days, narrowed to
+    /// the accounts and regions it names.
+    pub fn scope(&self, configured: &Scope) -> Result<Scope, JobError> {
+        let (from, to) = self.days()?;
+        let scope = configured
+            .with_days(from, to)
+            .map_err(|_| JobError::Backwards { from, to })?;
+        Ok(scope.narrowed(self.accounts.as_deref(), self.regions.as_deref()))
     }
 
     /// The days of the job, in order.

@@ -7,8 +7,7 @@
 
 use std::time::Instant;
 
-use ctparquet::{ConvertError, Location, NoProgress, Summary};
-use ctparquet_config::{ScopeArgs, TuningArgs, convert_options};
+use ctparquet::{ConvertError, ConvertOptions, Location, NoProgress, Summary};
 use serde::Serialize;
 
 use crate::job::Unit;
@@ -83,8 +82,8 @@ pub struct Outcome {
 pub struct Runner<'a> {
     pub source: &'a Location,
     pub dest: &'a Location,
-    pub scope: &'a ScopeArgs,
-    pub tuning: &'a TuningArgs,
+    /// The settings of every unit; its scope's days, accounts and regions are the unit's.
+    pub options: &'a ConvertOptions,
     /// No unit starts, and no day is written, after this.
     pub deadline: Option<Instant>,
 }
@@ -139,13 +138,8 @@ impl Runner<'_> {
     }
 
     async fn run_one(&self, unit: &Unit) -> Result<Summary, ConvertError> {
-        let scope = ScopeArgs {
-            accounts: Some(vec![unit.account.clone()]),
-            regions: Some(vec![unit.region.clone()]),
-            ..self.scope.clone()
-        };
-        let mut opts = convert_options(unit.date, unit.date, &scope, self.tuning)
-            .map_err(|e| ConvertError::Options(e.to_string()))?;
+        let mut opts = self.options.clone();
+        opts.scope = opts.scope.unit(unit.date, &unit.account, &unit.region);
         opts.deadline = self.deadline;
         ctparquet::convert(self.source, self.dest, &opts, &NoProgress).await
     }

@@ -1,22 +1,13 @@
 //! Planning and running units on a generated local trail: the same code path as S3.
 
 use chrono::NaiveDate;
-use clap::Parser;
-use ctparquet::Location;
-use ctparquet_config::{ScopeArgs, TuningArgs};
+use ctparquet::{ConvertOptions, Location, Scope};
 use ctparquet_gen::{GenOptions, generate};
 use ctparquet_jobs::{Job, Runner, plan};
 
-#[derive(Parser)]
-struct Settings {
-    #[command(flatten)]
-    scope: ScopeArgs,
-    #[command(flatten)]
-    tuning: TuningArgs,
-}
-
-fn settings(args: &[&str]) -> Settings {
-    Settings::try_parse_from(std::iter::once("t").chain(args.iter().copied())).unwrap()
+/// A deployment's settings: every trail of the events table (the days are each job's).
+fn configured() -> Scope {
+    Scope::day(d("2026-01-01"))
 }
 
 fn d(s: &str) -> NaiveDate {
@@ -43,12 +34,14 @@ async fn units_plan_run_and_hand_back_at_the_deadline() {
     let dest = Location::local(work.path().join("out").to_str().unwrap(), true).unwrap();
 
     // The allow-list narrows what a job asks for.
-    let s = settings(&["--accounts", "444455556666"]);
+    let mut settings = configured();
+    settings.accounts = Some(vec!["444455556666".into()]);
     let job = Job {
         accounts: Some(vec!["111122223333".into(), "444455556666".into()]),
         ..Job::range(d("2026-01-04"), d("2026-01-05"))
     };
-    let units = plan(&source, &job, &s.scope).await.unwrap();
+    let scope = job.scope(&settings).unwrap();
+    let units = plan(&source, &scope).await.unwrap();
     assert_eq!(units.len(), 4, "{units:?}");
     assert!(units.iter().all(|u| u.account == "444455556666"));
     assert_eq!(units[0].date, d("2026-01-04"));
@@ -57,8 +50,7 @@ async fn units_plan_run_and_hand_back_at_the_deadline() {
     let runner = Runner {
         source: &source,
         dest: &dest,
-        scope: &s.scope,
-        tuning: &s.tuning,
+        options: &ConvertOptions::new(scope),
         deadline: Some(std::time::Instant::now()),
     };
     let outcome = runner.run(units.clone()).await;
@@ -102,9 +94,10 @@ async fn a_long_job_has_units_only_where_folders_exist() {
     )
     .unwrap();
     let source = Location::local(src.to_str().unwrap(), false).unwrap();
-    let s = settings(&[]);
     let year = Job::range(d("2025-07-01"), d("2026-06-30"));
-    let units = plan(&source, &year, &s.scope).await.unwrap();
+    let units = plan(&source, &year.scope(&configured()).unwrap())
+        .await
+        .unwrap();
     // Units for the days whose window (the day and the next folder) holds a folder: the
     // folders the generator wrote (its 3 days and the late deliveries after them), and the
     // day before each.
@@ -142,5 +135,6 @@ async fn a_long_job_has_units_only_where_folders_exist() {
     assert_eq!(keys, sorted);
     // A short job still has a unit for every day and trail.
     let week = Job::range(d("2026-01-01"), d("2026-01-07"));
-    assert_eq!(plan(&source, &week, &s.scope).await.unwrap().len(), 7 * 4);
+    let week = week.scope(&configured()).unwrap();
+    assert_eq!(plan(&source, &week).await.unwrap().len(), 7 * 4);
 }

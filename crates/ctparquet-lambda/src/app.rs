@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use ctparquet::Location;
+use ctparquet::{ConvertOptions, Location};
 use ctparquet_config::{LambdaSettings, convert_options};
 use ctparquet_jobs::job::scheduled_days;
 use ctparquet_jobs::run::Failure;
@@ -33,6 +33,8 @@ fn to_json(value: &impl Serialize) -> Value {
 
 pub struct App {
     pub settings: LambdaSettings,
+    /// The conversion settings of every job (each job's days and lists narrow its scope).
+    options: ConvertOptions,
     /// Source and destination of conversions (absent in a Firehose-only function).
     locations: Option<(Location, Location)>,
     queue: Option<SqsQueue>,
@@ -68,9 +70,13 @@ impl App {
             (None, None) => None,
             _ => anyhow::bail!("set both CTPARQUET_SOURCE and CTPARQUET_DEST, or neither"),
         };
-        // Check the conversion settings now, not at the first event.
+        // The conversion settings, checked now rather than at the first event; each job sets
+        // the days.
         let today = chrono::Utc::now().date_naive();
-        convert_options(today, today, &settings.scope, &settings.tuning)
+        let options = settings
+            .scope
+            .scope(today, today)
+            .and_then(|scope| convert_options(scope, &settings.tuning))
             .context("conversion settings")?;
         let queue = match settings.queue_url.as_deref() {
             Some(url) if !url.is_empty() => {
@@ -81,6 +87,7 @@ impl App {
         let firehose = crate::firehose::Firehose::from_settings(&settings.firehose)?;
         Ok(App {
             settings,
+            options,
             locations,
             queue,
             firehose,
@@ -198,7 +205,11 @@ impl App {
         let (source, dest) = self.locations.as_ref().context(
             "this function has no CTPARQUET_SOURCE and CTPARQUET_DEST: it only transforms Firehose records",
         )?;
-        let units = plan(source, job, &self.settings.scope).await?;
+        let options = ConvertOptions {
+            scope: job.scope(&self.options.scope)?,
+            ..self.options.clone()
+        };
+        let units = plan(source, &options.scope).await?;
         let mut report = Report {
             units: units.len(),
             ..Report::default()
@@ -221,8 +232,7 @@ impl App {
         let runner = Runner {
             source,
             dest,
-            scope: &self.settings.scope,
-            tuning: &self.settings.tuning,
+            options: &options,
             deadline: Some(deadline),
         };
         let Outcome {

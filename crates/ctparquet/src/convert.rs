@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use arrow::array::{RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::take_record_batch;
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use futures::StreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path;
@@ -23,7 +23,8 @@ use crate::day::{Conflict, DayBuffer, DayError, SpilledRun, with_seq};
 use crate::decode::{DecodedChunk, FileError, decode_files_where};
 use crate::layout::{self, iso_date};
 use crate::publish::{Publication, PublishOptions, publish};
-use crate::schema::{EVENTS, Table};
+use crate::schema::Table;
+use crate::scope::Scope;
 use crate::sink::{self, ParquetOptions, SinkError};
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
@@ -31,21 +32,13 @@ use crate::summary::{
     BadFile, ConflictingDuplicate, DayReport, FailCause, FailedDay, KeptDay, OutsideDay,
     OutsideReason, Summary,
 };
-use crate::time::{Delivery, day_of_millis, delivery};
+use crate::time::day_of_millis;
 
 /// Everything a conversion needs to know, parsed once.
 #[derive(Debug, Clone)]
 pub struct ConvertOptions {
-    /// First day to write (UTC).
-    pub from: NaiveDate,
-    /// Last day to write, inclusive.
-    pub to: NaiveDate,
-    /// How many date folders after a day are read for its late events.
-    pub lateness_days: u32,
-    /// Only these accounts (all when `None`).
-    pub accounts: Option<Vec<String>>,
-    /// Only these regions (all when `None`).
-    pub regions: Option<Vec<String>>,
+    /// The days, trails and table converted, and the lateness of their events.
+    pub scope: Scope,
     /// Report bad files and go on, instead of failing the days they may hold events of.
     pub skip_bad_files: bool,
     /// Replace a day even when the new one has fewer events than the one in the destination.
@@ -66,8 +59,6 @@ pub struct ConvertOptions {
     /// Where spill runs and staged part files go (the system temp folder when `None`).
     pub work_dir: Option<PathBuf>,
     pub parquet: ParquetOptions,
-    /// The table converted: events (the default), insights or aggregated events.
-    pub table: &'static Table,
     /// Stop cleanly once this instant has passed: no file is read and no day is encoded or
     /// written after it (a day already being written is finished). The run then fails with
     /// [`ConvertError::Deadline`]; days published before are complete, the others untouched.
@@ -91,14 +82,10 @@ fn count_outside(
 }
 
 impl ConvertOptions {
-    /// Options for the days `from ..= to` with every other setting at its default.
-    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+    /// Options for `scope` with every other setting at its default.
+    pub fn new(scope: Scope) -> Self {
         ConvertOptions {
-            from,
-            to,
-            lateness_days: DEFAULT_LATENESS_DAYS,
-            accounts: None,
-            regions: None,
+            scope,
             skip_bad_files: false,
             allow_shrink: false,
             lock_wait: crate::publish::DEFAULT_LOCK_WAIT,
@@ -108,15 +95,18 @@ impl ConvertOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             work_dir: None,
             parquet: ParquetOptions::default(),
-            table: &EVENTS,
             deadline: None,
         }
     }
-}
 
-/// Date folders after a day read for its late events, by default (CloudTrail delivers most events
-/// within minutes; those of a day's last minutes land in the next day's folder).
-pub const DEFAULT_LATENESS_DAYS: u32 = 1;
+    /// Options for the days `from ..= to` of every trail with every other setting at its default.
+    ///
+    /// # Panics
+    /// When `from` is after `to` (for ranges known to be right; see [`Scope::days`]).
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+        ConvertOptions::new(Scope::days(from, to).expect("from <= to"))
+    }
+}
 /// Delivery files read at once, by default (S3 latency overlaps; decoding is bounded by cores).
 pub const DEFAULT_CONCURRENCY: usize = 256;
 /// Compressed bytes read ahead, by default.
@@ -230,23 +220,6 @@ fn chunks_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
     chunks
 }
 
-/// Why an event of `day` found in the folder of `folder` is not written by this run, or `None`
-/// when it is: its day's window must include the folder, and its day must be one being converted
-/// (`requested`).
-fn outside_reason(
-    day: NaiveDate,
-    folder: NaiveDate,
-    lateness: u32,
-    requested: bool,
-) -> Option<OutsideReason> {
-    match delivery(day, folder, lateness) {
-        Delivery::InWindow if requested => None,
-        Delivery::InWindow => Some(OutsideReason::DayNotRequested),
-        Delivery::BeyondLateness => Some(OutsideReason::BeyondLateness),
-        Delivery::BeforeEventTime => Some(OutsideReason::DeliveredBeforeEventTime),
-    }
-}
-
 /// Bytes of files being inflated and decoded at once, at most: the budget, and never less than
 /// [`MIN_INFLATION_BYTES`], so that a small budget still lets a few ordinary chunks decode ahead of
 /// the routing (a huge file takes all of it and is decoded alone either way).
@@ -302,7 +275,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Convert the days `opts.from ..= opts.to` of every trail under `source` into `dest`.
+/// Convert the days of `opts.scope` of every trail under `source` into `dest`.
 pub async fn convert(
     source: &Location,
     dest: &Location,
@@ -310,15 +283,10 @@ pub async fn convert(
     progress: &dyn Progress,
 ) -> Result<Summary, ConvertError> {
     let started = Instant::now();
-    if opts.from > opts.to {
-        return Err(ConvertError::Options(format!(
-            "the range starts ({}) after it ends ({})",
-            opts.from, opts.to
-        )));
-    }
+    let scope = &opts.scope;
     let props = opts
         .parquet
-        .writer_properties(opts.table)
+        .writer_properties(scope.table)
         .map_err(ConvertError::Options)?;
     // The work folder (spilled runs, staged parts) is named after this process, so that a
     // later run can remove those of runs killed before they could (crate::debris).
@@ -348,32 +316,28 @@ pub async fn convert(
 
     let discovery = source::discover(
         source,
-        opts.table.folders,
-        opts.accounts.as_deref(),
-        opts.regions.as_deref(),
+        scope.table.folders,
+        scope.accounts.as_deref(),
+        scope.regions.as_deref(),
     )
     .await?;
     if discovery.trails.is_empty() {
-        let why = source::explain_no_trail(source, &discovery, opts.table.folders).await?;
+        let why = source::explain_no_trail(source, &discovery, scope.table.folders).await?;
         return Err(ConvertError::NoTrail(why));
     }
     conversion.summary.warnings =
-        discovery.unmatched(opts.accounts.as_deref(), opts.regions.as_deref());
+        discovery.unmatched(scope.accounts.as_deref(), scope.regions.as_deref());
     for warning in &conversion.summary.warnings {
         tracing::warn!("{warning}");
     }
     conversion.summary.skipped_folders = discovery.skipped_folders;
     let trails = discovery.trails;
-    let last_folder = opts
-        .to
-        .checked_add_days(Days::new(opts.lateness_days.into()))
-        .ok_or_else(|| ConvertError::Options("date out of range".into()))?;
     // List every folder first: cheap, and it gives progress a total.
     let mut listed = Vec::with_capacity(trails.len());
     let mut total_files = 0;
     for trail in trails {
         let mut folders = Vec::new();
-        for date in source::dates_to_list(source, &trail, opts.from, last_folder).await? {
+        for date in source::dates_to_list(source, &trail, scope.folders()).await? {
             let listing = source::list_folder(source, &trail, date).await?;
             conversion.summary.ignored_objects += listing.ignored.len() as u64;
             for name in &listing.not_regular {
@@ -475,11 +439,10 @@ impl Conversion<'_> {
         folders: Vec<(NaiveDate, Vec<ObjectMeta>)>,
     ) -> Result<(), ConvertError> {
         let opts = self.opts;
-        let mut days: BTreeMap<NaiveDate, OpenDay> = opts
-            .from
-            .iter_days()
-            .take_while(|d| *d <= opts.to)
-            .map(|d| (d, OpenDay::new(opts.table)))
+        let scope = &opts.scope;
+        let mut days: BTreeMap<NaiveDate, OpenDay> = scope
+            .each_day()
+            .map(|d| (d, OpenDay::new(scope.table)))
             .collect();
         let mut outside: Outside = BTreeMap::new();
         let mut file_seq: u64 = 0;
@@ -488,7 +451,7 @@ impl Conversion<'_> {
         for (folder_date, files) in folders {
             let mut folder = FolderProgress {
                 bytes: files.iter().map(|m| m.size).sum(),
-                converted: (opts.from..=opts.to).contains(&folder_date),
+                converted: scope.contains(folder_date),
                 ..FolderProgress::default()
             };
             let source = self.source.clone();
@@ -499,8 +462,8 @@ impl Conversion<'_> {
             let inflating_total = kib_permits(inflation_budget(opts));
             let cpu = self.cpu.clone();
             let cores = self.cores;
-            let table = opts.table;
-            let (from, to) = (opts.from, opts.to);
+            let table = scope.table;
+            let (from, to) = (scope.from(), scope.to());
             // Reads overlap (`concurrency` at a time, within the read-ahead budget); the files
             // that have arrived are decoded together, a chunk per core at a time.
             let mut chunks = futures::stream::iter(files)
@@ -599,9 +562,7 @@ impl Conversion<'_> {
             // Days up to `folder_date - lateness` have now seen every folder they read (folders
             // come in date order; a long range lists only those that exist, so days may be
             // skipped over).
-            if let Some(complete) =
-                folder_date.checked_sub_days(Days::new(opts.lateness_days.into()))
-            {
+            if let Some(complete) = scope.complete_through(folder_date) {
                 while let Some(entry) = days.first_entry()
                     && *entry.key() <= complete
                 {
@@ -653,13 +614,10 @@ impl Conversion<'_> {
         let file = self.source.describe(&meta.location);
         if !self.opts.skip_bad_files {
             // The file's events could belong to any day whose folders include this one.
-            let first = folder_date
-                .checked_sub_days(Days::new(self.opts.lateness_days.into()))
-                .unwrap_or(folder_date);
-            for (_, day) in days.range_mut(first..=folder_date) {
+            for (_, day) in days.range_mut(self.opts.scope.days_fed_by(folder_date)) {
                 day.failed
                     .get_or_insert_with(|| format!("bad file {file}: {error}"));
-                day.buffer = DayBuffer::new(self.opts.table);
+                day.buffer = DayBuffer::new(self.opts.scope.table);
                 // A run being written from its rows is dropped with them (the task finishes
                 // on its own; its file is removed when the run is dropped).
                 day.spilling = None;
@@ -708,7 +666,10 @@ impl Conversion<'_> {
                 if time.is_none() {
                     self.summary.undated_events += 1;
                 }
-                let reason = outside_reason(date, folder_date, self.opts.lateness_days, false)
+                let reason = self
+                    .opts
+                    .scope
+                    .outside_reason(date, folder_date)
                     .expect("a day not requested is outside");
                 count_outside(outside, date, reason, folder_date, 1);
             }
@@ -729,8 +690,7 @@ impl Conversion<'_> {
         for (date, (rows, seqs)) in by_day {
             // Day D is made from folders D ..= D + lateness, whatever range is being run, so a
             // day's output never depends on which other days were converted with it.
-            let requested = days.contains_key(&date);
-            let day = match outside_reason(date, folder_date, self.opts.lateness_days, requested) {
+            let day = match self.opts.scope.outside_reason(date, folder_date) {
                 None => days.get_mut(&date).expect("requested"),
                 Some(reason) => {
                     count_outside(outside, date, reason, folder_date, rows.len() as u64);
@@ -750,7 +710,8 @@ impl Conversion<'_> {
                 take_record_batch(&batch, &UInt32Array::from(rows)).map_err(arrow_err)?
             };
             pushed += day.buffer.push(
-                with_seq(self.opts.table, &part, UInt64Array::from(seqs)).map_err(arrow_err)?,
+                with_seq(self.opts.scope.table, &part, UInt64Array::from(seqs))
+                    .map_err(arrow_err)?,
             );
         }
         Ok(pushed)
@@ -864,7 +825,7 @@ impl Conversion<'_> {
                 .tempdir_in(self.work.path())?;
             let staging_path = staging.path().to_path_buf();
             let props = self.props.clone();
-            let table = self.opts.table;
+            let table = self.opts.scope.table;
             let target = self.opts.parquet.target_file_bytes;
             let json_columns = self.opts.parquet.json_columns;
             let chunk_rows = self.opts.parquet.row_group_rows.min(8192);

@@ -5,6 +5,7 @@
 //! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped; `gunzip`
 //!   inflates the files, `json` splits them without a DOM);
 //! - [`rebuild`]: a row back into its source record, the proof of exactness;
+//! - [`scope`]: the days, trails and table a run covers, and the window of folders of a day;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
 //! - [`aws`]: the standard AWS credential and region chain, for S3 through object_store;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
@@ -32,6 +33,7 @@ pub mod layout;
 pub mod publish;
 pub mod rebuild;
 pub mod schema;
+pub mod scope;
 pub mod sink;
 pub mod source;
 pub mod store;
@@ -42,6 +44,7 @@ pub mod verify;
 pub(crate) mod writer;
 
 pub use convert::{ConvertError, ConvertOptions, NoProgress, Progress, convert, runtime};
+pub use scope::{Scope, ScopeError};
 pub use sink::ParquetOptions;
 pub use store::Location;
 pub use summary::Summary;

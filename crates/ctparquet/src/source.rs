@@ -288,14 +288,14 @@ pub async fn date_folders(
     Ok(found)
 }
 
-/// The date folders of `from ..= to` to look into for a trail: every date of a short range
+/// The date folders of `folders` to look into for a trail: every date of a short range
 /// (probing each costs no more than finding which exist), only the existing ones of a long one.
 pub async fn dates_to_list(
     source: &Location,
     trail: &Trail,
-    from: NaiveDate,
-    to: NaiveDate,
+    folders: std::ops::RangeInclusive<NaiveDate>,
 ) -> Result<Vec<NaiveDate>, SourceError> {
+    let (from, to) = folders.into_inner();
     let days = u64::try_from((to - from).num_days() + 1).unwrap_or(0);
     if days <= PROBE_DAYS_AT_MOST {
         return Ok(from.iter_days().take_while(|d| *d <= to).collect());

@@ -102,32 +102,6 @@ pub fn day_of_millis(ms: i64) -> NaiveDate {
     .unwrap_or(NaiveDate::MAX)
 }
 
-/// Where a delivery folder stands to the day of an event it holds. Day D is made from the folders
-/// D ..= D + lateness, whatever else a run converts, so this one rule decides it everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Within the day's window: the day reads this folder.
-    InWindow,
-    /// The folder is dated after the day's last one.
-    BeyondLateness,
-    /// The folder is dated before the event (clock skew): no run of its day reads it.
-    BeforeEventTime,
-}
-
-/// How the folder of `folder` date stands to an event of `day`, with `lateness` days allowed.
-pub fn delivery(day: NaiveDate, folder: NaiveDate, lateness: u32) -> Delivery {
-    if day > folder {
-        Delivery::BeforeEventTime
-    } else if day
-        .checked_add_days(chrono::Days::new(lateness.into()))
-        .is_some_and(|last| last < folder)
-    {
-        Delivery::BeyondLateness
-    } else {
-        Delivery::InWindow
-    }
-}
-
 /// Zero-padded partition values of a day.
 pub fn day_partition(day: NaiveDate) -> (String, String, String) {
     (
@@ -172,17 +146,6 @@ mod tests {
         for text in ["...", "redacted", "", "eventTime", "2024-13-01T00:00:00Z"] {
             assert_eq!(parse_event_time(text), None, "{text}");
         }
-    }
-
-    #[test]
-    fn a_day_reads_its_folder_and_the_next_lateness_ones() {
-        let d = NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
-        let f = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert_eq!(delivery(d, f("2026-01-31"), 1), Delivery::InWindow);
-        assert_eq!(delivery(d, f("2026-02-01"), 1), Delivery::InWindow);
-        assert_eq!(delivery(d, f("2026-02-02"), 1), Delivery::BeyondLateness);
-        assert_eq!(delivery(d, f("2026-02-02"), 2), Delivery::InWindow);
-        assert_eq!(delivery(d, f("2026-01-30"), 1), Delivery::BeforeEventTime);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -22,36 +22,42 @@ use crate::decode::{FileError, inflate};
 use crate::json::{RAW_MEMBERS, RawCheck, Record};
 use crate::layout::{self, iso_date};
 use crate::rebuild::rebuild_batch;
-use crate::schema::{EVENTS, Table};
+use crate::schema::Table;
+use crate::scope::Scope;
 use crate::source::{self, SourceError, Trail};
 use crate::store::Location;
-use crate::time::{Delivery, day_of_millis, delivery, parse_event_time};
+use crate::time::{day_of_millis, parse_event_time};
 
 /// What to verify.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub lateness_days: u32,
-    pub accounts: Option<Vec<String>>,
-    pub regions: Option<Vec<String>>,
+    /// The days, trails and table to verify, with the lateness they were converted with.
+    pub scope: Scope,
+    /// Source files read at once.
     pub concurrency: usize,
+    /// A source file inflating past this is reported bad (as `convert` does).
     pub max_file_bytes: u64,
-    pub table: &'static Table,
 }
 
+/// Source files read at once by `verify`, by default.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
 impl VerifyOptions {
-    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+    /// Options for `scope` with every other setting at its default.
+    pub fn new(scope: Scope) -> Self {
         VerifyOptions {
-            from,
-            to,
-            lateness_days: 1,
-            accounts: None,
-            regions: None,
-            concurrency: 64,
-            max_file_bytes: 512 * 1024 * 1024,
-            table: &EVENTS,
+            scope,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_file_bytes: crate::convert::DEFAULT_MAX_FILE_BYTES,
         }
+    }
+
+    /// Options for the days `from ..= to` of every trail with every other setting at its default.
+    ///
+    /// # Panics
+    /// When `from` is after `to` (for ranges known to be right; see [`Scope::days`]).
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+        VerifyOptions::new(Scope::days(from, to).expect("from <= to"))
     }
 }
 
@@ -200,19 +206,20 @@ impl SourceEvent {
     }
 }
 
-/// Verify the days `opts.from ..= opts.to` of `dest` against `source`.
+/// Verify the days of `opts.scope` of `dest` against `source`.
 pub async fn verify(
     source: &Location,
     dest: &Location,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
     let mut report = VerifyReport::default();
-    let table = opts.table;
+    let scope = &opts.scope;
+    let table = scope.table;
     let found = source::discover(
         source,
         table.folders,
-        opts.accounts.as_deref(),
-        opts.regions.as_deref(),
+        scope.accounts.as_deref(),
+        scope.regions.as_deref(),
     )
     .await?;
     if found.trails.is_empty() {
@@ -228,16 +235,10 @@ pub async fn verify(
             .or_default()
             .insert(trail.region.clone());
     }
-    let lateness = Days::new(opts.lateness_days.into());
-    let last_folder = opts.to.checked_add_days(lateness).unwrap_or(opts.to);
     for trail in trails {
-        let mut days: BTreeMap<NaiveDate, HashMap<String, SourceEvent>> = opts
-            .from
-            .iter_days()
-            .take_while(|d| *d <= opts.to)
-            .map(|d| (d, HashMap::new()))
-            .collect();
-        for folder in source::dates_to_list(source, &trail, opts.from, last_folder).await? {
+        let mut days: BTreeMap<NaiveDate, HashMap<String, SourceEvent>> =
+            scope.each_day().map(|d| (d, HashMap::new())).collect();
+        for folder in source::dates_to_list(source, &trail, scope.folders()).await? {
             let listing = source::list_folder(source, &trail, folder).await?;
             let mut reads = futures::stream::iter(listing.files)
                 .map(|meta| async move {
@@ -255,9 +256,8 @@ pub async fn verify(
                                 .and_then(Value::as_str)
                                 .and_then(parse_event_time)
                                 .map_or(folder, |t| day_of_millis(t.millis()));
-                            let in_window =
-                                delivery(day, folder, opts.lateness_days) == Delivery::InWindow;
-                            let Some(events) = days.get_mut(&day).filter(|_| in_window) else {
+                            let written = scope.outside_reason(day, folder).is_none();
+                            let Some(events) = days.get_mut(&day).filter(|_| written) else {
                                 continue;
                             };
                             let d = digest(&record);
@@ -289,18 +289,14 @@ pub async fn verify(
         }
     }
     // What readers of the destination would see beyond our part files.
-    let checked: Vec<NaiveDate> = opts
-        .from
-        .iter_days()
-        .take_while(|d| *d <= opts.to)
-        .collect();
+    let checked: Vec<NaiveDate> = scope.each_day().collect();
     let strays = crate::strays::find(
         dest,
         &crate::strays::Expected {
             trails: &expected,
             days: &checked,
-            accounts: opts.accounts.as_deref(),
-            regions: opts.regions.as_deref(),
+            accounts: scope.accounts.as_deref(),
+            regions: scope.regions.as_deref(),
         },
     )
     .await?;

@@ -87,7 +87,7 @@ fn late_events_cross_midnight_month_and_year_ends() {
 
     // With --lateness-days 2, it joins its day.
     let mut opts = ConvertOptions::days(date("2026-01-01"), date("2026-01-01"));
-    opts.lateness_days = 2;
+    opts.scope.lateness_days = 2;
     convert(&src, &dest, &opts);
     let by_day = names_by_day(&read_output(&dest));
     assert_eq!(by_day[&date("2026-01-01")], ["y2", "late2"]);
@@ -475,8 +475,8 @@ fn organization_and_account_trails_merge_and_other_folders_are_not_events() {
 
     let dest = work.path().join("out");
     let mut opts = ConvertOptions::days(d, d);
-    opts.accounts = Some(vec![A.into()]);
-    opts.regions = Some(vec!["us-east-1".into()]);
+    opts.scope.accounts = Some(vec![A.into()]);
+    opts.scope.regions = Some(vec!["us-east-1".into()]);
     let summary = convert(&src, &dest, &opts);
     assert_eq!(summary.ignored_objects, 1);
     assert_eq!(

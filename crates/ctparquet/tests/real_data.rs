@@ -230,7 +230,7 @@ fn every_real_event_is_accounted_for_and_rebuilds_exactly() {
     let from = *days.iter().min().unwrap() - Days::new(1);
     let to = *days.iter().max().unwrap();
     let mut opts = ConvertOptions::days(from, to);
-    opts.lateness_days = LATENESS;
+    opts.scope.lateness_days = LATENESS;
     opts.skip_bad_files = true;
     let summary = convert(&source, &dest, &opts);
 
@@ -318,7 +318,7 @@ fn every_real_event_is_accounted_for_and_rebuilds_exactly() {
 
     // And `verify`, which re-reads the sources as plain JSON, agrees.
     let mut vopts = ctparquet::verify::VerifyOptions::days(from, to);
-    vopts.lateness_days = LATENESS;
+    vopts.scope.lateness_days = LATENESS;
     let report = verify_local(&source, &dest, &vopts);
     assert!(report.differences.is_empty(), "{:#?}", report.differences);
     assert_eq!(report.bad_files.len(), tree.expected_bad.len());

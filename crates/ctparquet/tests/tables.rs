@@ -57,7 +57,7 @@ fn verify_day(
     day: &str,
 ) -> bool {
     let mut opts = VerifyOptions::days(date(day), date(day));
-    opts.table = table;
+    opts.scope.table = table;
     verify_local(src, dest, &opts).passed()
 }
 
@@ -106,7 +106,7 @@ fn insights_and_aggregated_events_convert_into_their_own_tables() {
     );
 
     let mut opts = ConvertOptions::days(date(&day), date(&day));
-    opts.table = &INSIGHTS;
+    opts.scope.table = &INSIGHTS;
     let out_insights = work.path().join("insights");
     let s = convert(&src, &out_insights, &opts);
     assert_eq!(s.events_written, same_day.len() as u64);
@@ -134,7 +134,7 @@ fn insights_and_aggregated_events_convert_into_their_own_tables() {
     assert!(verify_day(&INSIGHTS, &src, &out_insights, &day));
 
     let mut opts = ConvertOptions::days(date("2026-02-10"), date("2026-02-10"));
-    opts.table = &AGGREGATED;
+    opts.scope.table = &AGGREGATED;
     let out_agg = work.path().join("aggregated");
     let s = convert(&src, &out_agg, &opts);
     assert_eq!((s.events_written, s.duplicates_dropped), (3, 1));
