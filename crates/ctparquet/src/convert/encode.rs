@@ -1,0 +1,141 @@
+//! The encode stage: a day's rows merged in order on one thread while the Parquet encoder writes
+//! the merged batches on the others.
+
+use arrow::array::RecordBatch;
+
+use crate::day::{Conflict, DayBuffer, DayError};
+use crate::sink::SinkError;
+
+/// What merging a day dropped (true duplicates) and kept (conflicting ones).
+#[derive(Default)]
+pub(super) struct Merged {
+    pub duplicates: u64,
+    pub conflicting: u64,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Merge a day's rows on one thread while `encode` writes the merged batches on others: the
+/// merge is serial, and alone it would leave the other cores idle between row groups. The merge
+/// stays ahead by two batches and `ahead_bytes` at most: a batch holding one huge record (see
+/// `day`) is merged only once the encoder is done with the one before.
+/// Returns what `encode` made and what the merge dropped and kept.
+pub(super) fn sort_and_encode<T>(
+    buffer: DayBuffer,
+    chunk_rows: usize,
+    trim_above: usize,
+    ahead_bytes: usize,
+    encode: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch, DayError>>) -> Result<T, SinkError>,
+) -> Result<(T, Merged), SinkError> {
+    let (merged, received) = std::sync::mpsc::sync_channel(2);
+    let in_flight = InFlight::default();
+    std::thread::scope(|scope| {
+        let in_flight = &in_flight;
+        let merge = scope.spawn(move || -> Result<Merged, DayError> {
+            let mut sorted = buffer.into_sorted(chunk_rows)?;
+            let mut index = 0;
+            while in_flight.wait_below(ahead_bytes) {
+                let Some(batch) = sorted.next() else { break };
+                // A long merge frees a batch of a run for every batch it reads.
+                if index % 16 == 15 {
+                    crate::alloc::release_free_memory(trim_above);
+                }
+                index += 1;
+                let failed = batch.is_err();
+                let bytes = batch.as_ref().map_or(0, |b| b.get_array_memory_size());
+                in_flight.add(bytes);
+                // A closed channel means the encoder stopped (on its own error).
+                if merged.send((batch, bytes)).is_err() || failed {
+                    break;
+                }
+            }
+            Ok(Merged {
+                duplicates: sorted.duplicates(),
+                conflicting: sorted.conflicting(),
+                conflicts: sorted.conflicts().to_vec(),
+            })
+        });
+        let made = encode(&mut Written {
+            received: received.into_iter(),
+            in_flight,
+            last: 0,
+        });
+        let merged = merge
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok((made?, merged))
+    })
+}
+
+/// Bytes of merged batches handed to the encoder and not yet written.
+#[derive(Default)]
+struct InFlight {
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Wait until fewer than `limit` bytes are in flight (or none); false once the encoder is gone.
+    fn wait_below(&self, limit: usize) -> bool {
+        let mut state = self.state.lock().expect("not poisoned");
+        while state.0 > 0 && state.0 >= limit && !state.1 {
+            state = self.changed.wait(state).expect("not poisoned");
+        }
+        !state.1
+    }
+
+    fn add(&self, bytes: usize) {
+        self.state.lock().expect("not poisoned").0 += bytes;
+    }
+
+    fn remove(&self, bytes: usize) {
+        self.state.lock().expect("not poisoned").0 -= bytes;
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.state.lock().expect("not poisoned").1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// The encoder's side: a batch counts as in flight until the encoder asks for the next one.
+struct Written<'a, I> {
+    received: I,
+    in_flight: &'a InFlight,
+    last: usize,
+}
+
+impl<I: Iterator<Item = (Result<RecordBatch, DayError>, usize)>> Iterator for Written<'_, I> {
+    type Item = Result<RecordBatch, DayError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.in_flight.remove(std::mem::take(&mut self.last));
+        let (batch, bytes) = self.received.next()?;
+        self.last = bytes;
+        Some(batch)
+    }
+}
+
+impl<I> Drop for Written<'_, I> {
+    fn drop(&mut self) {
+        // The encoder is done (or failed): a merge waiting for room must not wait forever.
+        self.in_flight.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merge_waiting_for_room_is_released_when_the_encoder_goes() {
+        let in_flight = InFlight::default();
+        assert!(in_flight.wait_below(10), "nothing in flight: room");
+        in_flight.add(20);
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| in_flight.wait_below(10));
+            in_flight.close();
+            assert!(!waiter.join().unwrap(), "the encoder is gone");
+        });
+    }
+}

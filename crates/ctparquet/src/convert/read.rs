@@ -1,0 +1,261 @@
+//! The read and decode stages: the delivery files of a date folder read with overlapping
+//! requests (`--concurrency` at a time, within `--read-ahead` bytes), the files that have arrived
+//! grouped into chunks, and each chunk decoded on a blocking thread, one per core at a time and
+//! within the inflation budget. The stream yields chunks in file order.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use futures::{Stream, StreamExt};
+use object_store::ObjectMeta;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::ConvertError;
+use crate::decode::{DecodedChunk, decode_files_where};
+use crate::schema::Table;
+use crate::scope::Scope;
+use crate::source;
+use crate::store::Location;
+use crate::time::day_of_millis;
+
+/// Files decoded together at most (whatever has arrived, up to this many)... A chunk pays for
+/// its builders and becomes one batch of the day's sort, so many small files go in few chunks
+/// (on a day of 4,000 files of 5 events, 64 a chunk decoded faster than 16, and its sort gathered
+/// from 67 batches instead of 267); files of a busy hour fill a chunk's bytes first.
+const CHUNK_FILES: usize = 64;
+
+/// ...and compressed bytes at most (a file larger than this is decoded alone): a chunk's rows
+/// are held whole until routed, so this bounds them (~10x in JSON) however large files get.
+const CHUNK_BYTES: u64 = 1024 * 1024;
+
+/// The unit of the byte-counting semaphores (read-ahead, inflation).
+const PERMIT_UNIT: u64 = 1024;
+
+/// A delivery file read, holding its share of the read-ahead budget until its rows are routed.
+pub(super) struct ReadFile {
+    pub meta: ObjectMeta,
+    pub bytes: bytes::Bytes,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// A chunk of files read and decoded, holding its share of the inflation budget until its rows
+/// are routed (and spilled if need be).
+pub(super) struct Decoded {
+    pub reads: Vec<ReadFile>,
+    pub chunk: DecodedChunk,
+    pub inflation: OwnedSemaphorePermit,
+}
+
+/// Reads and decodes the folders of one conversion, sharing its budgets across them.
+pub(super) struct Reader {
+    source: Location,
+    scope: Scope,
+    concurrency: usize,
+    max_file_bytes: u64,
+    cores: usize,
+    cpu: Arc<Semaphore>,
+    /// Compressed bytes of files read ahead and not yet routed, in KiB.
+    read_ahead: Arc<Semaphore>,
+    read_ahead_total: u32,
+    /// Inflated bytes of files being decoded or decoded and not yet routed, in KiB. Compressed
+    /// sizes say little of what a file inflates to (a 1.3 MB file can hold a 300 MB record), so
+    /// decoding waits on what files inflate to, by their gzip trailers.
+    inflating: Arc<Semaphore>,
+    inflating_total: u32,
+}
+
+/// How a [`Reader`] reads: the settings of [`super::ConvertOptions`] it takes.
+pub(super) struct ReadSettings {
+    pub concurrency: usize,
+    pub read_ahead_bytes: u64,
+    pub inflation_bytes: u64,
+    pub max_file_bytes: u64,
+    pub cores: usize,
+}
+
+impl Reader {
+    pub(super) fn new(source: &Location, scope: &Scope, settings: ReadSettings) -> Self {
+        let read_ahead_total = kib_permits(settings.read_ahead_bytes);
+        let inflating_total = kib_permits(settings.inflation_bytes);
+        Reader {
+            source: source.clone(),
+            scope: scope.clone(),
+            concurrency: settings.concurrency.max(1),
+            max_file_bytes: settings.max_file_bytes,
+            cores: settings.cores,
+            cpu: Arc::new(Semaphore::new(settings.cores)),
+            read_ahead: Arc::new(Semaphore::new(read_ahead_total as usize)),
+            read_ahead_total,
+            inflating: Arc::new(Semaphore::new(inflating_total as usize)),
+            inflating_total,
+        }
+    }
+
+    /// The files of the folder of `folder_date`, read and decoded in chunks, in file order. Only
+    /// the records of the scope's days are decoded; the others (most of a folder read for its
+    /// late events) are only counted. A failed read stops the stream there.
+    pub(super) fn folder(
+        &self,
+        folder_date: NaiveDate,
+        files: Vec<ObjectMeta>,
+    ) -> impl Stream<Item = Result<Decoded, ConvertError>> + use<> {
+        let source = self.source.clone();
+        let read_ahead = self.read_ahead.clone();
+        let read_ahead_total = self.read_ahead_total;
+        let max_bytes = self.max_file_bytes;
+        let inflating = self.inflating.clone();
+        let inflating_total = self.inflating_total;
+        let cpu = self.cpu.clone();
+        let table: &'static Table = self.scope.table;
+        let (from, to) = (self.scope.from(), self.scope.to());
+        futures::stream::iter(files)
+            .map(move |meta| {
+                let source = source.clone();
+                let read_ahead = read_ahead.clone();
+                async move {
+                    // Files are started in order and the semaphore is fair, so the oldest file
+                    // always gets its share first: no deadlock with `buffered`.
+                    let permit = read_ahead
+                        .acquire_many_owned(kib_weight(meta.size, read_ahead_total))
+                        .await
+                        .expect("semaphore open");
+                    let bytes = source::read(&source, &meta).await?;
+                    Ok::<_, ConvertError>(ReadFile {
+                        meta,
+                        bytes,
+                        _permit: permit,
+                    })
+                }
+            })
+            .buffered(self.concurrency)
+            .ready_chunks(CHUNK_FILES)
+            .flat_map(|reads| {
+                // A failed read goes in a chunk of its own and stops the run there.
+                futures::stream::iter(chunks_by_size(reads, |r| {
+                    r.as_ref().map_or(0, |r| r.bytes.len() as u64)
+                }))
+            })
+            .map(move |reads| {
+                let cpu = cpu.clone();
+                let inflating = inflating.clone();
+                async move {
+                    let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
+                    // Chunks ask in order of a fair semaphore, and one asks for the whole budget
+                    // at most: the oldest chunk always gets its share first.
+                    let inflated: u64 = reads
+                        .iter()
+                        .map(|r| inflated_size(&r.bytes).min(max_bytes))
+                        .sum();
+                    let inflation = inflating
+                        .acquire_many_owned(kib_weight(inflated, inflating_total))
+                        .await
+                        .expect("semaphore open");
+                    let _core = cpu.acquire_owned().await.expect("semaphore open");
+                    tokio::task::spawn_blocking(move || {
+                        let keep = |time: Option<i64>| {
+                            let day = time.map_or(folder_date, day_of_millis);
+                            (from..=to).contains(&day)
+                        };
+                        let chunk = decode_files_where(
+                            table,
+                            reads.iter().map(|r| r.bytes.as_ref()),
+                            max_bytes,
+                            &keep,
+                        );
+                        Decoded {
+                            reads,
+                            chunk,
+                            inflation,
+                        }
+                    })
+                    .await
+                    .map_err(|e| ConvertError::Task(e.to_string()))
+                }
+            })
+            // Results come in file order, and chunks differ in cost: twice as many in flight as
+            // cores (the `cpu` permits still let one per core decode) so a core that finished a
+            // light chunk takes the next one instead of waiting.
+            .buffered(2 * self.cores)
+    }
+}
+
+/// Split files that have arrived into decoding chunks (see [`CHUNK_BYTES`]), keeping their order.
+fn chunks_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let item_bytes = size(&item);
+        match chunks.last_mut() {
+            Some(chunk) if bytes + item_bytes <= CHUNK_BYTES => chunk.push(item),
+            _ => {
+                chunks.push(vec![item]);
+                bytes = 0;
+            }
+        }
+        bytes += item_bytes;
+    }
+    chunks
+}
+
+/// What a delivery file inflates to: a gzip member's trailer holds its size (modulo 4 GiB; files
+/// are capped far below that by `--max-file-size`); plain JSON is its own size.
+fn inflated_size(bytes: &[u8]) -> u64 {
+    match bytes {
+        [0x1f, 0x8b, .., a, b, c, d] if bytes.len() >= 18 => {
+            u64::from(u32::from_le_bytes([*a, *b, *c, *d])).max(bytes.len() as u64)
+        }
+        _ => bytes.len() as u64,
+    }
+}
+
+/// Permits of a budget in bytes.
+fn kib_permits(bytes: u64) -> u32 {
+    (bytes / PERMIT_UNIT).clamp(1, u64::from(u32::MAX >> 4)) as u32
+}
+
+/// How much of a budget of `total` permits `size` bytes take (at least one unit, at most all of
+/// it, so a file larger than the budget goes alone).
+fn kib_weight(size: u64, total: u32) -> u32 {
+    (size / PERMIT_UNIT).clamp(1, u64::from(total)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn chunks_keep_order_and_stay_within_the_byte_bound() {
+        let mb = 1024 * 1024;
+        let sizes = [mb / 4, mb / 2, mb / 4, 3 * mb, 1, 1, mb];
+        let chunks = chunks_by_size(sizes.to_vec(), |s| *s);
+        assert_eq!(
+            chunks,
+            [
+                vec![mb / 4, mb / 2, mb / 4],
+                vec![3 * mb],
+                vec![1, 1],
+                vec![mb]
+            ]
+        );
+        assert!(chunks_by_size(Vec::<u64>::new(), |s| *s).is_empty());
+    }
+
+    #[test]
+    fn a_gzip_file_is_weighed_by_what_it_inflates_to() {
+        let json = vec![b' '; 100_000];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&json).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(gz.len() < 1000);
+        assert_eq!(inflated_size(&gz), 100_000);
+        assert_eq!(inflated_size(b"{\"Records\":[]}"), 14);
+    }
+
+    #[test]
+    fn a_file_larger_than_the_budget_takes_all_of_it_and_goes_alone() {
+        let total = kib_permits(32 * 1024 * 1024);
+        assert_eq!(kib_weight(1 << 40, total), total);
+        assert_eq!(kib_weight(10, total), 1);
+    }
+}
