@@ -15,176 +15,28 @@
 //! (split when large), as the AWS blueprint does: PutRecordBatch with bounded retries; if that
 //! still fails the invocation fails, so Firehose retries the batch. Nothing is dropped silently.
 
+//!
+//! The layers, each a module: `wire` (Firehose's protocol), `payload` (CloudWatch Logs
+//! subscription payloads), `keys` (partition keys and output lines of events), `reingest`
+//! (PutRecordBatch with retries); this module reads records and packs the response.
+
+mod keys;
+mod payload;
+mod reingest;
+mod wire;
+
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ctparquet_config::{FirehoseArgs, FirehoseMode};
-use serde::{Deserialize, Serialize};
 
-/// Firehose's limit on the transformation response.
-pub const MAX_RESPONSE_BYTES: usize = 6_000_000;
-/// Output a re-ingested payload may produce at most, so it fits any later response.
-const MAX_REINGEST_OUTPUT: usize = 1_000_000;
-/// A payload inflating beyond this is refused (a subscription payload is at most ~1 MB gzip).
-const MAX_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
-/// PutRecordBatch limits: records and bytes per call.
-const PUT_MAX_RECORDS: usize = 500;
-const PUT_MAX_BYTES: usize = 4 * 1024 * 1024;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransformEvent {
-    pub delivery_stream_arn: String,
-    pub records: Vec<InRecord>,
-}
-
-/// A record as Firehose sends it; `data` stays text so a bad record fails alone.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InRecord {
-    pub record_id: String,
-    pub data: String,
-}
-
-#[derive(Serialize, Debug)]
-pub struct TransformResponse {
-    pub records: Vec<OutRecord>,
-}
-
-#[derive(Serialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct OutRecord {
-    pub record_id: String,
-    pub result: RecordResult,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
-}
-
-/// What became of a record, as Firehose's transformation protocol spells it.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordResult {
-    /// Transformed: `data` holds the new record.
-    Ok,
-    /// Nothing to deliver (a record of no day, or a duplicate of one delivered).
-    Dropped,
-    /// Not readable: Firehose sends it to the error output prefix.
-    ProcessingFailed,
-}
-
-impl OutRecord {
-    fn dropped(record_id: String) -> OutRecord {
-        OutRecord {
-            record_id,
-            result: RecordResult::Dropped,
-            data: None,
-            metadata: None,
-        }
-    }
-
-    /// Bytes this record adds to the response (its JSON and a separating comma).
-    fn json_len(&self) -> usize {
-        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len()) + 1
-    }
-}
-
-#[derive(Serialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct Metadata {
-    pub partition_keys: BTreeMap<String, String>,
-}
-
-/// A CloudWatch Logs subscription payload.
-#[derive(Deserialize, Serialize, Clone)]
-#[serde(rename_all = "camelCase")]
-struct Payload {
-    #[serde(default)]
-    owner: String,
-    #[serde(default)]
-    log_group: String,
-    #[serde(default)]
-    log_stream: String,
-    #[serde(default)]
-    subscription_filters: Vec<String>,
-    message_type: String,
-    #[serde(default)]
-    log_events: Vec<LogEvent>,
-}
-
-#[derive(Deserialize, Serialize, Clone)]
-struct LogEvent {
-    id: String,
-    timestamp: i64,
-    message: String,
-}
-
-/// The CloudTrail fields that decide an event's partition.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TrailFields {
-    event_time: Option<String>,
-    event_version: Option<String>,
-    recipient_account_id: Option<String>,
-    aws_region: Option<String>,
-    user_identity: Option<Identity>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Identity {
-    account_id: Option<String>,
-}
-
-/// Where re-ingested records go: the delivery stream, through PutRecordBatch.
-pub trait Reingest: Send + Sync {
-    /// Put `records` into `stream`; the indexes of those refused (to be retried).
-    fn put(
-        &self,
-        stream: &str,
-        records: &[Vec<u8>],
-    ) -> impl Future<Output = Result<Vec<usize>>> + Send;
-}
-
-/// The AWS Firehose API.
-pub struct FirehoseApi {
-    client: tokio::sync::OnceCell<aws_sdk_firehose::Client>,
-}
-
-impl Reingest for FirehoseApi {
-    async fn put(&self, stream: &str, records: &[Vec<u8>]) -> Result<Vec<usize>> {
-        use aws_sdk_firehose::primitives::Blob;
-        use aws_sdk_firehose::types::Record;
-        let client = self
-            .client
-            .get_or_init(|| async {
-                let config = ctparquet::aws::sdk_config(None).await;
-                aws_sdk_firehose::Client::new(&config)
-            })
-            .await;
-        let entries = records
-            .iter()
-            .map(|r| Record::builder().data(Blob::new(r.clone())).build())
-            .collect::<Result<Vec<_>, _>>()?;
-        let out = client
-            .put_record_batch()
-            .delivery_stream_name(stream)
-            .set_records(Some(entries))
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_firehose::error::DisplayErrorContext(&e)))?;
-        Ok(out
-            .request_responses
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.error_code.is_some())
-            .map(|(i, _)| i)
-            .collect())
-    }
-}
+use keys::{Keys, LogKey};
+use payload::{Message, Payload, payloads};
+pub use reingest::{FirehoseApi, Reingest};
+use wire::{MAX_RESPONSE_BYTES, Metadata, OutRecord, RecordResult};
+pub use wire::{TransformEvent, TransformResponse};
 
 /// The transformation, configured once.
 pub struct Firehose<R = FirehoseApi> {
@@ -192,46 +44,6 @@ pub struct Firehose<R = FirehoseApi> {
     log_keys: Vec<LogKey>,
     attempts: u32,
     reingest: R,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum LogKey {
-    Owner,
-    Group,
-    Stream,
-    Year,
-    Month,
-    Day,
-    Hour,
-}
-
-impl LogKey {
-    fn parse(name: &str) -> Result<LogKey> {
-        Ok(match name.trim() {
-            "owner" => LogKey::Owner,
-            "group" => LogKey::Group,
-            "stream" => LogKey::Stream,
-            "year" => LogKey::Year,
-            "month" => LogKey::Month,
-            "day" => LogKey::Day,
-            "hour" => LogKey::Hour,
-            other => bail!(
-                "CTPARQUET_FIREHOSE_LOG_KEYS: unknown key {other:?} (use owner, group, stream, year, month, day, hour)"
-            ),
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            LogKey::Owner => "owner",
-            LogKey::Group => "group",
-            LogKey::Stream => "stream",
-            LogKey::Year => "year",
-            LogKey::Month => "month",
-            LogKey::Day => "day",
-            LogKey::Hour => "hour",
-        }
-    }
 }
 
 impl Firehose<FirehoseApi> {
@@ -245,33 +57,12 @@ impl Firehose<FirehoseApi> {
     }
 }
 
-type Keys = BTreeMap<String, String>;
-
 /// What one record of a Firehose batch was read as.
 enum ReadRecord {
     Control,
     Failed(String),
     /// Output groups, the largest first; each with its keys, events and output lines.
     Data(Payload, Vec<(Keys, Vec<usize>, Vec<u8>)>),
-}
-
-/// A partition key value safe in an S3 prefix.
-fn key_value(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
-        "unknown".into()
-    } else {
-        cleaned
-    }
 }
 
 impl<R: Reingest> Firehose<R> {
@@ -297,116 +88,23 @@ impl<R: Reingest> Firehose<R> {
         match self.mode {
             FirehoseMode::Cloudtrail => true,
             FirehoseMode::Logs => false,
-            FirehoseMode::Auto => payload.log_events.first().is_some_and(|e| {
-                serde_json::from_str::<TrailFields>(&e.message)
-                    .is_ok_and(|f| f.event_version.is_some() && f.event_time.is_some())
-            }),
+            FirehoseMode::Auto => keys::looks_like_cloudtrail(payload),
         }
-    }
-
-    /// Keys and output line of a CloudTrail event.
-    fn trail_event(&self, payload: &Payload, event: &LogEvent) -> Result<(Keys, Vec<u8>), String> {
-        // Parsing the fields checks the whole message is JSON; the message itself is the line.
-        let fields: TrailFields = serde_json::from_str(&event.message)
-            .map_err(|e| format!("log event {}: not a CloudTrail event: {e}", event.id))?;
-        let time = fields
-            .event_time
-            .as_deref()
-            .and_then(ctparquet::time::parse_event_time)
-            .ok_or_else(|| format!("log event {}: no usable eventTime", event.id))?;
-        let (year, month, day) =
-            ctparquet::time::day_partition(ctparquet::time::day_of_millis(time.millis()));
-        let account = fields
-            .recipient_account_id
-            .or(fields.user_identity.and_then(|u| u.account_id))
-            .unwrap_or_else(|| payload.owner.clone());
-        let region = fields.aws_region.unwrap_or_else(|| "unknown".into());
-        let keys = Keys::from([
-            ("account".into(), key_value(&account)),
-            ("region".into(), key_value(&region)),
-            ("year".into(), year),
-            ("month".into(), month),
-            ("day".into(), day),
-        ]);
-        let mut line = event.message.trim().as_bytes().to_vec();
-        line.push(b'\n');
-        Ok((keys, line))
-    }
-
-    /// Keys and output line of a log event of any other log group.
-    fn log_event(&self, payload: &Payload, event: &LogEvent) -> Result<(Keys, Vec<u8>), String> {
-        let time = chrono::DateTime::from_timestamp_millis(event.timestamp).ok_or_else(|| {
-            format!(
-                "log event {}: timestamp {} out of range",
-                event.id, event.timestamp
-            )
-        })?;
-        let keys = self
-            .log_keys
-            .iter()
-            .map(|k| {
-                let value = match k {
-                    LogKey::Owner => key_value(&payload.owner),
-                    LogKey::Group => key_value(&payload.log_group),
-                    LogKey::Stream => key_value(&payload.log_stream),
-                    LogKey::Year => time.format("%Y").to_string(),
-                    LogKey::Month => time.format("%m").to_string(),
-                    LogKey::Day => time.format("%d").to_string(),
-                    LogKey::Hour => time.format("%H").to_string(),
-                };
-                (k.name().to_string(), value)
-            })
-            .collect();
-        let mut line = serde_json::to_vec(&serde_json::json!({
-            "id": event.id,
-            "timestamp": event.timestamp,
-            "message": event.message,
-            "owner": payload.owner,
-            "logGroup": payload.log_group,
-            "logStream": payload.log_stream,
-        }))
-        .expect("json");
-        line.push(b'\n');
-        Ok((keys, line))
     }
 
     fn read_record(&self, data: &str) -> ReadRecord {
-        let compressed = match B64.decode(data.trim()) {
-            Ok(b) => b,
-            Err(e) => return ReadRecord::Failed(format!("data is not base64: {e}")),
+        let payload = match payload::read(data) {
+            Ok(Message::Data(payload)) => payload,
+            Ok(Message::Control) => return ReadRecord::Control,
+            Err(reason) => return ReadRecord::Failed(reason),
         };
-        let mut text = Vec::new();
-        let read = flate2::read::MultiGzDecoder::new(compressed.as_slice())
-            .take(MAX_PAYLOAD_BYTES + 1)
-            .read_to_end(&mut text);
-        if let Err(e) = read {
-            return ReadRecord::Failed(format!("data is not gzip: {e}"));
-        }
-        if text.len() as u64 > MAX_PAYLOAD_BYTES {
-            return ReadRecord::Failed(format!(
-                "payload inflates beyond {MAX_PAYLOAD_BYTES} bytes"
-            ));
-        }
-        let payload: Payload = match serde_json::from_slice(&text) {
-            Ok(p) => p,
-            Err(e) => {
-                return ReadRecord::Failed(format!(
-                    "not a CloudWatch Logs subscription payload: {e}"
-                ));
-            }
-        };
-        match payload.message_type.as_str() {
-            "CONTROL_MESSAGE" => return ReadRecord::Control,
-            "DATA_MESSAGE" => {}
-            other => return ReadRecord::Failed(format!("unknown messageType {other:?}")),
-        }
         let cloudtrail = self.is_cloudtrail(&payload);
         let mut groups: BTreeMap<Keys, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
         for (i, event) in payload.log_events.iter().enumerate() {
             let made = if cloudtrail {
-                self.trail_event(&payload, event)
+                keys::trail_event(&payload, event)
             } else {
-                self.log_event(&payload, event)
+                keys::log_event(&self.log_keys, &payload, event)
             };
             match made {
                 Ok((keys, line)) => {
@@ -440,7 +138,8 @@ impl<R: Reingest> Firehose<R> {
                     event.delivery_stream_arn
                 )
             })?;
-        let mut reingest: Vec<Vec<u8>> = Vec::new();
+        // Events that go round again, as payloads of their own.
+        let mut again: Vec<Vec<u8>> = Vec::new();
         let mut records = Vec::with_capacity(event.records.len());
         // `{"records":[]}` plus a comma per record.
         let mut size = 16usize;
@@ -466,7 +165,7 @@ impl<R: Reingest> Firehose<R> {
                     let rest = groups.split_off(groups.len().min(1));
                     for (_, events, _) in rest {
                         moved += events.len();
-                        reingest.extend(payloads(&payload, &events));
+                        again.extend(payloads(&payload, &events));
                     }
                     match groups.pop() {
                         // A DATA_MESSAGE without events.
@@ -487,7 +186,7 @@ impl<R: Reingest> Firehose<R> {
                             if size + entry_size > MAX_RESPONSE_BYTES {
                                 // Does not fit: Dropped here, its events go round again.
                                 moved += events.len();
-                                reingest.extend(payloads(&payload, &events));
+                                again.extend(payloads(&payload, &events));
                                 OutRecord::dropped(entry.record_id)
                             } else {
                                 ok += 1;
@@ -502,8 +201,8 @@ impl<R: Reingest> Firehose<R> {
             size += out.json_len();
             records.push(out);
         }
-        if !reingest.is_empty() {
-            self.put_all(&stream, reingest).await?;
+        if !again.is_empty() {
+            reingest::put_all(&self.reingest, self.attempts, &stream, again).await?;
         }
         tracing::info!(
             ok,
@@ -515,103 +214,16 @@ impl<R: Reingest> Firehose<R> {
         );
         Ok(TransformResponse { records })
     }
-
-    /// PutRecordBatch in batches within its limits, retrying refused records with backoff.
-    async fn put_all(&self, stream: &str, records: Vec<Vec<u8>>) -> Result<()> {
-        let total = records.len();
-        let mut batch: Vec<Vec<u8>> = Vec::new();
-        let mut bytes = 0;
-        let mut batches = Vec::new();
-        for r in records {
-            if !batch.is_empty()
-                && (batch.len() == PUT_MAX_RECORDS || bytes + r.len() > PUT_MAX_BYTES)
-            {
-                batches.push(std::mem::take(&mut batch));
-                bytes = 0;
-            }
-            bytes += r.len();
-            batch.push(r);
-        }
-        batches.push(batch);
-        for mut pending in batches {
-            let mut attempt = 1;
-            loop {
-                let refused = match self.reingest.put(stream, &pending).await {
-                    Ok(refused) => refused,
-                    Err(e) if attempt < self.attempts => {
-                        tracing::warn!(
-                            error = format!("{e:#}"),
-                            attempt,
-                            "PutRecordBatch failed; retrying"
-                        );
-                        (0..pending.len()).collect()
-                    }
-                    Err(e) => {
-                        return Err(
-                            e.context(format!("re-ingesting {total} record(s) into {stream}"))
-                        );
-                    }
-                };
-                if refused.is_empty() {
-                    break;
-                }
-                if attempt >= self.attempts {
-                    bail!(
-                        "re-ingesting into {stream}: {} record(s) still refused after {attempt} attempt(s)",
-                        refused.len()
-                    );
-                }
-                pending = refused
-                    .into_iter()
-                    .map(|i| std::mem::take(&mut pending[i]))
-                    .collect();
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
-                attempt += 1;
-            }
-        }
-        tracing::info!(records = total, stream, "records re-ingested");
-        Ok(())
-    }
-}
-
-/// `events` of `payload` as gzipped subscription payloads, each small enough that its output
-/// fits a later response whatever else is in it.
-fn payloads(payload: &Payload, events: &[usize]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut chunk: Vec<LogEvent> = Vec::new();
-    let mut chunk_bytes = 0;
-    let mut flush = |chunk: &mut Vec<LogEvent>| {
-        if chunk.is_empty() {
-            return;
-        }
-        let part = Payload {
-            log_events: std::mem::take(chunk),
-            ..payload.clone()
-        };
-        let json = serde_json::to_vec(&part).expect("json");
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, &json).expect("in memory");
-        out.push(gz.finish().expect("in memory"));
-    };
-    for &i in events {
-        let event = &payload.log_events[i];
-        // The output line is about the message plus its envelope.
-        let cost = event.message.len() + event.id.len() + 200;
-        if chunk_bytes + cost > MAX_REINGEST_OUTPUT {
-            flush(&mut chunk);
-            chunk_bytes = 0;
-        }
-        chunk_bytes += cost;
-        chunk.push(event.clone());
-    }
-    flush(&mut chunk);
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
 
+    use std::io::Read;
+
+    use super::reingest::{PUT_MAX_BYTES, PUT_MAX_RECORDS};
+    use super::wire::InRecord;
     use super::*;
     use serde_json::{Value, json};
 
