@@ -22,6 +22,7 @@
 //! runs).
 
 pub mod alloc;
+#[cfg(feature = "aws-sdk")]
 pub mod aws;
 pub mod convert;
 pub(crate) mod day;

@@ -215,20 +215,27 @@ impl Location {
         if let Some(endpoint) = &opts.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
-        let sdk = crate::aws::sdk_config(opts.profile.as_deref()).await;
-        let credentials = crate::aws::SdkCredentials::from_config(&sdk, opts.profile.as_deref())
+        #[cfg(feature = "aws-sdk")]
+        let sdk_region = {
+            let sdk = crate::aws::sdk_config(opts.profile.as_deref()).await;
+            let credentials = crate::aws::SdkCredentials::from_config(
+                &sdk,
+                opts.profile.as_deref(),
+            )
             .ok_or_else(|| {
                 LocationError::Credentials(text.to_string(), "no AWS credential chain".into())
             })?;
-        credentials
-            .check()
-            .await
-            .map_err(|e| LocationError::Credentials(text.to_string(), e))?;
-        builder = builder.with_credentials(Arc::new(credentials));
-        let region = opts
-            .region
-            .clone()
-            .or_else(|| sdk.region().map(|r| r.to_string()));
+            credentials
+                .check()
+                .await
+                .map_err(|e| LocationError::Credentials(text.to_string(), e))?;
+            builder = builder.with_credentials(Arc::new(credentials));
+            sdk.region().map(|r| r.to_string())
+        };
+        // Without the SDK, `from_env` above took the environment's credentials and region.
+        #[cfg(not(feature = "aws-sdk"))]
+        let sdk_region: Option<String> = None;
+        let region = opts.region.clone().or(sdk_region);
         if let Some(region) = region {
             builder = builder.with_region(region);
         }
