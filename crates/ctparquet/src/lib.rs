@@ -22,7 +22,7 @@
 //! runs).
 
 pub mod alloc;
-#[cfg(feature = "aws-sdk")]
+#[cfg(feature = "s3")]
 pub mod aws;
 pub mod convert;
 pub(crate) mod day;

@@ -5,11 +5,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "s3")]
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+#[cfg(feature = "s3")]
+use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt};
 
 /// A store and the prefix in it that a command works under.
 #[derive(Clone)]
@@ -85,6 +88,8 @@ impl Default for S3Options {
 pub enum LocationError {
     #[error("{0}: only local paths and s3:// URLs are supported")]
     UnsupportedScheme(String),
+    #[error("{0}: this build of ctparquet has no S3 support (its `s3` feature)")]
+    NoS3(String),
     #[error("{0}: an S3 URL needs a bucket (s3://BUCKET/PREFIX)")]
     NoBucket(String),
     #[error("{0}: invalid S3 option: {1}")]
@@ -165,13 +170,20 @@ impl Location {
         s3: &S3Options,
     ) -> Result<Location, LocationError> {
         match text.split_once("://") {
+            #[cfg(feature = "s3")]
             Some(("s3", rest)) => Location::s3(text, rest, s3).await,
+            #[cfg(not(feature = "s3"))]
+            Some(("s3", _)) => {
+                let _ = s3;
+                Err(LocationError::NoS3(text.to_string()))
+            }
             Some(("file", path)) => Location::local(path, create),
             Some(_) => Err(LocationError::UnsupportedScheme(text.to_string())),
             None => Location::local(text, create),
         }
     }
 
+    #[cfg(feature = "s3")]
     async fn s3(text: &str, rest: &str, opts: &S3Options) -> Result<Location, LocationError> {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
@@ -215,27 +227,20 @@ impl Location {
         if let Some(endpoint) = &opts.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
-        #[cfg(feature = "aws-sdk")]
-        let sdk_region = {
-            let sdk = crate::aws::sdk_config(opts.profile.as_deref()).await;
-            let credentials = crate::aws::SdkCredentials::from_config(
-                &sdk,
-                opts.profile.as_deref(),
-            )
+        let sdk = crate::aws::sdk_config(opts.profile.as_deref()).await;
+        let credentials = crate::aws::SdkCredentials::from_config(&sdk, opts.profile.as_deref())
             .ok_or_else(|| {
                 LocationError::Credentials(text.to_string(), "no AWS credential chain".into())
             })?;
-            credentials
-                .check()
-                .await
-                .map_err(|e| LocationError::Credentials(text.to_string(), e))?;
-            builder = builder.with_credentials(Arc::new(credentials));
-            sdk.region().map(|r| r.to_string())
-        };
-        // Without the SDK, `from_env` above took the environment's credentials and region.
-        #[cfg(not(feature = "aws-sdk"))]
-        let sdk_region: Option<String> = None;
-        let region = opts.region.clone().or(sdk_region);
+        credentials
+            .check()
+            .await
+            .map_err(|e| LocationError::Credentials(text.to_string(), e))?;
+        builder = builder.with_credentials(Arc::new(credentials));
+        let region = opts
+            .region
+            .clone()
+            .or_else(|| sdk.region().map(|r| r.to_string()));
         if let Some(region) = region {
             builder = builder.with_region(region);
         }
