@@ -15,6 +15,13 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 /// The eventVersion this schema describes.
 pub const SCHEMA_EVENT_VERSION: &str = "1.11";
 
+/// The revision of the tables' schemas, recorded in every file written
+/// (`ctparquet.schema_revision`); `upgrade` rewrites the days of older revisions. Bump it with
+/// every change to a table's fields: a test compares the schemas with the reviewed description
+/// of this revision (`schema-revision.txt` beside this file), so a change cannot go in without
+/// its bump. The procedure is in docs/schema-changes.md.
+pub const SCHEMA_REVISION: u32 = 1;
+
 /// Name of the column that keeps whatever the typed columns cannot hold exactly, as a JSON object
 /// that is deep-merged over the record rebuilt from the typed columns.
 pub const UNMAPPED: &str = "unmapped";
@@ -385,6 +392,58 @@ pub enum JsonColumns {
     Json,
 }
 
+impl JsonColumns {
+    /// The name recorded in file metadata (`ctparquet.json_columns`) and given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonColumns::Text => "text",
+            JsonColumns::Json => "json",
+        }
+    }
+
+    /// The form of that name.
+    pub fn named(name: &str) -> Option<JsonColumns> {
+        match name {
+            "text" => Some(JsonColumns::Text),
+            "json" => Some(JsonColumns::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Every column of every table with its Arrow type, one per line: what a schema revision is
+/// (compared with `schema-revision.txt` by a test).
+pub fn describe_revision() -> String {
+    fn walk(out: &mut String, path: &str, field: &Field) {
+        let path = if path.is_empty() {
+            field.name().clone()
+        } else {
+            format!("{path}.{}", field.name())
+        };
+        match field.data_type() {
+            DataType::Struct(children) => {
+                out.push_str(&format!("{path}: struct\n"));
+                for child in children {
+                    walk(out, &path, child);
+                }
+            }
+            DataType::List(item) => {
+                out.push_str(&format!("{path}: list\n"));
+                walk(out, &path, item);
+            }
+            other => out.push_str(&format!("{path}: {other}\n")),
+        }
+    }
+    let mut out = format!("revision {SCHEMA_REVISION}\n");
+    for table in TABLES {
+        out.push_str(&format!("\ntable {}\n", table.name));
+        for field in table.file_schema(JsonColumns::Text).fields() {
+            walk(&mut out, "", field);
+        }
+    }
+    out
+}
+
 fn build_schema(fields: &[FieldSpec], json: JsonColumns) -> SchemaRef {
     let mut out: Vec<Field> = fields.iter().map(|f| arrow_field(f, json)).collect();
     out.push(json_field(Field::new(UNMAPPED, DataType::Utf8, true), json));
@@ -442,6 +501,23 @@ pub fn leaf_paths() -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    /// A change to a table's fields bumps [`SCHEMA_REVISION`] and updates the reviewed
+    /// description (`CTPARQUET_BLESS=1 cargo test -p ctparquet --lib schema` writes it).
+    #[test]
+    fn the_schemas_are_those_of_their_revision() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/schema-revision.txt");
+        let now = super::describe_revision();
+        if std::env::var_os("CTPARQUET_BLESS").is_some() {
+            std::fs::write(path, &now).unwrap();
+        }
+        let reviewed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            now == reviewed,
+            "the tables' schemas differ from schema-revision.txt: bump SCHEMA_REVISION and \
+             bless the new description (see docs/schema-changes.md)"
+        );
+    }
+
     use super::*;
 
     #[test]

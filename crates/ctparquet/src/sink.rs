@@ -200,6 +200,14 @@ impl ParquetOptions {
                     schema::SCHEMA_EVENT_VERSION.to_string(),
                 ),
                 KeyValue::new(
+                    "ctparquet.schema_revision".into(),
+                    schema::SCHEMA_REVISION.to_string(),
+                ),
+                KeyValue::new(
+                    "ctparquet.json_columns".into(),
+                    self.json_columns.name().to_string(),
+                ),
+                KeyValue::new(
                     "ctparquet.sorted_by".into(),
                     format!("{},{}", table.time_path(), table.id),
                 ),
