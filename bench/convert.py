@@ -88,7 +88,7 @@ def size(path):
 
 # The data sets of issue #4. `convert`: the days converted (after DAY), each as its own run.
 SETS = {
-    "busy": {"days": 2, "files_per_day": 506, "events_per_file": 593},
+    "busy": {"days": 2, "files_per_day": 506, "events_per_file": 593, "upgrade": True},
     "tiny": {"days": 1, "files_per_day": 4000, "events_per_file": 5},
     "range": {"days": 8, "files_per_day": 288, "events_per_file": 200, "convert": [1, 3, 7], "peers": False},
     "huge": {"days": 1, "files_per_day": 2000, "events_per_file": 4250, "peers": False},
@@ -106,7 +106,7 @@ def ctparquet(src, out, days):
     return wall, rss, size(out), json.loads(res.stdout)["events_written"]
 
 
-def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), peers=True):
+def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), peers=True, upgrade=False):
     src = work / name / "src"
     subprocess.run([BIN, "gen", src, "--accounts", ACCOUNT, "--regions", REGION, "--start", DAY, "--days", str(days),
                     "--files-per-day", str(files_per_day), "--events-per-file", str(events_per_file)],
@@ -129,6 +129,20 @@ def bench(work, name, runs, days, files_per_day, events_per_file, convert=(1,), 
     for n in convert:
         label = f"ctparquet, {n} day(s)" if len(convert) > 1 else "ctparquet"
         tools.append((label, lambda n=n: ctparquet(src, work / name / f"ctparquet-{n}", n)))
+    if upgrade:
+        # The day ctparquet wrote, rewritten from its own Parquet (no JSON read) into the other
+        # form of JSON columns, which every day then needs: what `upgrade` costs per event.
+        def upgrade_run():
+            lake = work / name / "upgrade"
+            shutil.rmtree(lake, ignore_errors=True)
+            shutil.copytree(work / name / f"ctparquet-{convert[0]}", lake)
+            cmd = ["/usr/bin/time", "-f", "%M", BIN, "upgrade", lake, "--json-columns", "json", "--json"]
+            start = time.perf_counter()
+            res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            wall = time.perf_counter() - start
+            rss = int(res.stderr.strip().splitlines()[-1]) / 1024
+            return wall, rss, size(lake), json.loads(res.stdout)["events_upgraded"]
+        tools.append(("ctparquet upgrade", upgrade_run))
     if peers:
         glue = json.loads(subprocess.run([BIN, "ddl", "glue", "s3://x/y", "--account-projection", "injected"], check=True,
                                          capture_output=True, text=True).stdout)

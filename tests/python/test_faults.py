@@ -159,3 +159,39 @@ def test_two_runs_of_one_day_at_once_leave_a_whole_day(trees, tmp_path, layout):
     for folder, parts in day_folders(now).items():
         assert parts in (day_folders(old)[folder], day_folders(new)[folder]), folder
     days_as_readers_see_them(dest)
+
+
+@pytest.fixture(scope="module")
+def upgraded(trees):
+    """The new one-file day of `trees`, upgraded into JSON-typed columns: (text lake, fingerprint
+    of the upgraded lake)."""
+    text = trees["base"] / "ref-new-one"
+    lake = trees["base"] / "ref-upgraded"
+    shutil.copytree(text, lake)
+    ctparquet("upgrade", lake, "--json-columns", "json")
+    assert fingerprint(lake) != fingerprint(text)
+    return text, fingerprint(lake)
+
+
+# An upgrade rewrites the only copy of a day (its JSON expired): killed anywhere, each day is the
+# old one or the upgraded one, and the re-run finishes the job.
+@pytest.mark.parametrize("after", [0.05, 0.3, 0.8, 1.5, 3.0])
+def test_an_upgrade_killed_at_any_point_leaves_each_day_old_or_upgraded(upgraded, tmp_path, after):
+    text, new = upgraded
+    dest, work = tmp_path / "lake", tmp_path / "work"
+    shutil.copytree(text, dest)
+    old = fingerprint(dest)
+    proc = subprocess.Popen([str(BIN), "upgrade", dest, "--json-columns", "json", "--work-dir", work],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    now = fingerprint(dest)
+    for folder, parts in day_folders(now).items():
+        assert parts in (day_folders(old)[folder], day_folders(new)[folder]), folder
+    if not any("#" in p.name for p in dest.rglob("*")):
+        days_as_readers_see_them(dest)
+    ctparquet("upgrade", dest, "--json-columns", "json", "--work-dir", work)
+    assert fingerprint(dest) == new
+    days_as_readers_see_them(dest)
+    assert not any(p.name.startswith("ctparquet-") for p in work.iterdir())

@@ -5,7 +5,9 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use ctparquet::ConvertOptions;
 pub use ctparquet_config::convert_options;
-use ctparquet_config::{DaysArgs, S3Args, S3WriteArgs, TableArg, TuningArgs, clean_list};
+use ctparquet_config::{
+    DaysArgs, S3Args, S3WriteArgs, ScopeArgs, TableArg, TuningArgs, clean_list,
+};
 use ctparquet_gen::GenOptions;
 
 #[derive(Parser, Debug)]
@@ -46,6 +48,9 @@ pub enum Command {
     Ddl(DdlArgs),
     /// Remove whole day partitions older than --keep-days (a dry run unless --apply).
     Retention(RetentionArgs),
+    /// Rewrite the days of a destination written by an older schema (or in another form of JSON
+    /// columns) from their own Parquet, proved equal before each day is replaced.
+    Upgrade(UpgradeArgs),
     /// Rebuild a range of days: send one job per day to the Lambda's queue (--enqueue), or
     /// convert here, one account, region and day at a time.
     Backfill(BackfillArgs),
@@ -168,6 +173,61 @@ pub enum AccountProjectionArg {
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
+    ctparquet upgrade s3://lake/cloudtrail --dry-run            # lists the days to upgrade\n  \
+    ctparquet upgrade s3://lake/cloudtrail\n  \
+    ctparquet upgrade ./lake --from 2025-01-01 --to 2025-12-31 --json-columns json\n\n\
+    No source JSON is read: each day's rows are rebuilt into their records, converted again, \
+    checked against the old day and published as convert publishes. Days already current are \
+    left alone. Give the same Parquet options as convert (they apply to the rewritten days).\n\
+    Exit codes: 0 every day current or upgraded; 1 failure, or a day held or rewritten by another \
+    run meanwhile; 2 usage error; 3 a rewritten day differed from the old one (left as it was); \
+    4 a day with files this tool did not write (left as it was).")]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub dest: DestArg,
+    /// First day to upgrade (default: the first the destination holds).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last day to upgrade, inclusive (default: the last the destination holds).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+    /// Only list the days that would be upgraded.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub s3_writes: S3WriteArgs,
+}
+
+impl UpgradeArgs {
+    pub fn to_options(&self) -> Result<ctparquet::upgrade::UpgradeOptions> {
+        let from = self
+            .from
+            .unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date"));
+        let to = self
+            .to
+            .unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).expect("a date"));
+        let convert = convert_options(self.scope.scope(from, to)?, &self.tuning)?;
+        let mut opts = ctparquet::upgrade::UpgradeOptions::new(convert.scope);
+        opts.parquet = convert.parquet;
+        opts.dry_run = self.dry_run;
+        opts.lock_wait = convert.lock_wait;
+        opts.memory_budget_bytes = convert.memory_budget_bytes;
+        opts.work_dir = convert.work_dir;
+        Ok(opts)
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
     ctparquet retention s3://lake/cloudtrail --keep-days 365            # lists what would go\n  \
     ctparquet retention s3://lake/cloudtrail --keep-days 365 --apply")]
 pub struct RetentionArgs {
@@ -242,6 +302,10 @@ pub struct VerifyArgs {
     /// The same days, accounts, regions, lateness and table as given to `convert`.
     #[command(flatten)]
     pub days: DaysArgs,
+    /// SOURCE is a destination of this tool (a copy of the lake, or the lake before an upgrade):
+    /// DEST must hold exactly the rows of its days, each rebuilt JSON-equal.
+    #[arg(long)]
+    pub parquet_source: bool,
     /// Print the report as JSON on stdout.
     #[arg(long, help_heading = "Output")]
     pub json: bool,

@@ -14,7 +14,7 @@ use ctparquet_config::clean_list;
 
 use args::{
     BackfillArgs, Cli, Command, ConvertArgs, DdlArgs, GenArgs, InspectArgs, RetentionArgs,
-    VerifyArgs,
+    UpgradeArgs, VerifyArgs,
 };
 
 fn main() -> ExitCode {
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             Command::Gen(args) => generate(args),
             Command::Ddl(args) => ddl(args).await,
             Command::Retention(args) => retention(args).await,
+            Command::Upgrade(args) => upgrade(args).await,
             Command::Backfill(args) => backfill(args).await,
             Command::Completions { shell } => {
                 use clap::CommandFactory;
@@ -388,6 +389,62 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     })
 }
 
+async fn upgrade(args: UpgradeArgs) -> Result<ExitCode> {
+    use ctparquet::upgrade::DayOutcome;
+    let opts = args.to_options().map_err(exit::usage)?;
+    let s3 = args.s3.with_writes(&args.s3_writes);
+    let dest = Location::parse(&args.dest.get(), true, &s3)
+        .await
+        .context("opening DEST")?;
+    let report = ctparquet::upgrade::upgrade(&dest, &opts).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for day in report
+            .days
+            .iter()
+            .filter(|d| d.outcome != DayOutcome::Current)
+        {
+            println!(
+                "{:?} {} {} {} ({} events){}",
+                day.outcome,
+                day.account,
+                day.region,
+                day.date,
+                day.events,
+                day.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "{} day(s): {} upgraded ({} events), {} would be, {} current, {} not upgraded",
+            report.days.len(),
+            report.count(DayOutcome::Upgraded),
+            report.events_upgraded,
+            report.count(DayOutcome::WouldUpgrade),
+            report.count(DayOutcome::Current),
+            report.not_upgraded().count()
+        );
+    }
+    let worst = report.not_upgraded().map(|d| match d.outcome {
+        DayOutcome::Differs => exit::DIFFERENCES,
+        DayOutcome::Refused => exit::BAD_INPUT,
+        _ => exit::FAILURE,
+    });
+    Ok(
+        match worst.max_by_key(|code| match *code {
+            exit::DIFFERENCES => 3,
+            exit::BAD_INPUT => 2,
+            _ => 1,
+        }) {
+            Some(code) => exit::code(code),
+            None => ExitCode::SUCCESS,
+        },
+    )
+}
+
 async fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let opts = args.to_options().map_err(exit::usage)?;
     let s3 = args.s3.to_options();
@@ -397,7 +454,11 @@ async fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let dest = Location::parse(&args.dest, false, &s3)
         .await
         .context("opening DEST")?;
-    let report = ctparquet::verify::verify(&source, &dest, &opts).await?;
+    let report = if args.parquet_source {
+        ctparquet::verify::verify_parquet(&source, &dest, &opts.scope).await?
+    } else {
+        ctparquet::verify::verify(&source, &dest, &opts).await?
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{Datelike, NaiveDate};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -10,6 +11,7 @@ use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader
 use serde::Serialize;
 
 use crate::layout;
+use crate::scope::Scope;
 use crate::store::Location;
 
 /// One partition of the destination.
@@ -145,4 +147,77 @@ pub async fn read_footer(
         .await
         .map_err(|e| e.to_string())?;
     ParquetMetaDataReader::decode_metadata(&bytes).map_err(|e| e.to_string())
+}
+
+/// The (account, region, day) partitions of `dest` within `scope` (its days, accounts and
+/// regions), sorted, found by delimiter listing level by level: years and months outside the
+/// scope's days are not listed.
+pub async fn days(
+    dest: &Location,
+    scope: &Scope,
+) -> Result<Vec<(String, String, NaiveDate)>, InspectError> {
+    let wanted = |list: &Option<Vec<String>>, name: &str| {
+        list.as_ref().is_none_or(|l| l.iter().any(|x| x == name))
+    };
+    let (from, to) = (scope.from(), scope.to());
+    let mut found = Vec::new();
+    for (account, account_dir) in children(dest, &dest.prefix, "account=").await? {
+        if !layout::is_account_id(&account) || !wanted(&scope.accounts, &account) {
+            continue;
+        }
+        for (region, region_dir) in children(dest, &account_dir, "region=").await? {
+            if !layout::is_region(&region) || !wanted(&scope.regions, &region) {
+                continue;
+            }
+            for (year, year_dir) in children(dest, &region_dir, "year=").await? {
+                let Ok(year) = year.parse::<i32>() else {
+                    continue;
+                };
+                if year < from.year() || year > to.year() {
+                    continue;
+                }
+                for (month, month_dir) in children(dest, &year_dir, "month=").await? {
+                    let Ok(month) = month.parse::<u32>() else {
+                        continue;
+                    };
+                    for (day, _) in children(dest, &month_dir, "day=").await? {
+                        let date = day
+                            .parse::<u32>()
+                            .ok()
+                            .and_then(|d| NaiveDate::from_ymd_opt(year, month, d));
+                        if let Some(date) = date.filter(|d| scope.contains(*d)) {
+                            found.push((account.clone(), region.clone(), date));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The folders `KEY=VALUE` directly under `parent`: (VALUE, folder).
+async fn children(
+    dest: &Location,
+    parent: &Path,
+    key: &str,
+) -> Result<Vec<(String, Path)>, InspectError> {
+    let prefix = (!parent.as_ref().is_empty()).then_some(parent);
+    let listing = dest
+        .store
+        .list_with_delimiter(prefix)
+        .await
+        .map_err(|e| InspectError {
+            file: dest.describe(parent),
+            reason: e.to_string(),
+        })?;
+    Ok(listing
+        .common_prefixes
+        .into_iter()
+        .filter_map(|p| {
+            let value = p.filename()?.strip_prefix(key)?.to_string();
+            Some((value, p))
+        })
+        .collect())
 }

@@ -16,7 +16,8 @@
 //! - [`verify`]: proof that a destination holds exactly the source events (`strays`: what
 //!   readers would see beside our files);
 //! - [`inspect`], [`ddl`], [`retention`]: what a destination holds, how engines read it, how
-//!   old days leave it.
+//!   old days leave it; [`upgrade`]: its days rewritten into the current schema from their own
+//!   Parquet.
 //!
 //! The modules in `code` style are internal (`pub(crate)`); `debris` too (leftovers of killed
 //! runs).
@@ -52,3 +53,4 @@ pub use summary::Summary;
 pub mod ddl;
 pub mod inspect;
 pub mod retention;
+pub mod upgrade;

@@ -77,15 +77,22 @@ pub enum Publication {
     Locked {
         holder: String,
     },
+    /// Not written: the day's part files are no longer those the new ones were made from
+    /// ([`PublishOptions::only_replacing`]); another run wrote the day meanwhile.
+    Changed,
 }
 
 /// How a day is published.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PublishOptions {
     /// Replace a day whose part files hold more rows than the new ones (see [`publish`]).
     pub allow_shrink: bool,
     /// How long to wait for a day whose lease another run holds.
     pub lock_wait: Duration,
+    /// Publish only if the day's part files are still these (same names, sizes and ETags): for
+    /// a day rewritten from its own files (`upgrade`), which must not replace what another run
+    /// wrote after they were read. `None`: whatever is there is replaced.
+    pub only_replacing: Option<Vec<ObjectMeta>>,
 }
 
 /// Put the staged parts of a day under `partition` and remove part files an earlier run left
@@ -103,7 +110,7 @@ pub async fn publish(
         Ok(lock) => lock,
         Err(holder) => return Ok(Publication::Locked { holder }),
     };
-    let result = publish_locked(dest, partition, parts, opts.allow_shrink).await;
+    let result = publish_locked(dest, partition, parts, &opts).await;
     // Released whatever happened: a failed publication left the old day (or a commit record the
     // next run completes), and holding the day for the rest of the lease would only delay that.
     lock.release(dest).await;
@@ -114,7 +121,7 @@ async fn publish_locked(
     dest: &Location,
     partition: &Path,
     parts: &[StagedPart],
-    allow_shrink: bool,
+    opts: &PublishOptions,
 ) -> Result<Publication, SinkError> {
     // A local put killed before its rename left `part-NNNNN.parquet#N` here: invisible to
     // object_store's listing, read (and failed on) by pyarrow.dataset and shell globs.
@@ -138,7 +145,12 @@ async fn publish_locked(
         .into_iter()
         .filter(|o| layout::is_part_file_name(name_of(o)))
         .collect();
-    if !allow_shrink {
+    if let Some(expected) = &opts.only_replacing
+        && !same_objects(expected, &existing)
+    {
+        return Ok(Publication::Changed);
+    }
+    if !opts.allow_shrink {
         let rows = rows_of_parts(dest, &existing).await;
         if rows > parts.iter().map(|p| p.rows).sum() {
             return Ok(Publication::Kept { existing: rows });
@@ -182,6 +194,28 @@ async fn publish_locked(
     }
     done.removed = switch(dest, partition, &names, parts.len() > 1, &existing).await?;
     Ok(Publication::Published(done))
+}
+
+/// Whether two listings name the same objects in the same versions.
+fn same_objects(a: &[ObjectMeta], b: &[ObjectMeta]) -> bool {
+    let key = |o: &ObjectMeta| (o.location.clone(), o.size, o.e_tag.clone());
+    let mut a: Vec<_> = a.iter().map(key).collect();
+    let mut b: Vec<_> = b.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// The part files of a day (their names, sizes and versions), sorted by name: what
+/// [`PublishOptions::only_replacing`] compares with.
+pub async fn day_parts(dest: &Location, partition: &Path) -> Result<Vec<ObjectMeta>, SinkError> {
+    let mut parts: Vec<ObjectMeta> = list(dest, partition)
+        .await?
+        .into_iter()
+        .filter(|o| layout::is_part_file_name(name_of(o)))
+        .collect();
+    parts.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(parts)
 }
 
 /// The new parts of a several-file switch, by final name.

@@ -260,22 +260,7 @@ pub async fn verify(
                             let Some(events) = days.get_mut(&day).filter(|_| written) else {
                                 continue;
                             };
-                            let d = digest(&record);
-                            let has_id = record.get(table.id).is_some_and(Value::is_string);
-                            let entry =
-                                events
-                                    .entry(event_key(table, &record, d))
-                                    .or_insert_with(|| SourceEvent {
-                                        digests: Vec::new(),
-                                        record,
-                                        has_id,
-                                        copies: 0,
-                                        seen: Vec::new(),
-                                    });
-                            if !entry.digests.contains(&d) {
-                                entry.digests.push(d);
-                            }
-                            entry.copies += 1;
+                            add_source_event(table, events, record);
                         }
                     }
                     Err(e) => report
@@ -312,6 +297,91 @@ pub async fn verify(
         });
     }
     Ok(report)
+}
+
+/// Count `record` among the source events of its day.
+fn add_source_event(table: &Table, events: &mut HashMap<String, SourceEvent>, record: Value) {
+    let d = digest(&record);
+    let has_id = record.get(table.id).is_some_and(Value::is_string);
+    let entry = events
+        .entry(event_key(table, &record, d))
+        .or_insert_with(|| SourceEvent {
+            digests: Vec::new(),
+            record,
+            has_id,
+            copies: 0,
+            seen: Vec::new(),
+        });
+    if !entry.digests.contains(&d) {
+        entry.digests.push(d);
+    }
+    entry.copies += 1;
+}
+
+/// Verify the days of `scope` that `old` holds against `new`, both destinations of this tool:
+/// the rows of each day of `old` are the source events its day in `new` must hold exactly (what
+/// `upgrade` proves before it replaces a day, and what a user checks after copying a lake).
+pub async fn verify_parquet(
+    old: &Location,
+    new: &Location,
+    scope: &Scope,
+) -> Result<VerifyReport, VerifyError> {
+    let mut report = VerifyReport::default();
+    let days = crate::inspect::days(old, scope)
+        .await
+        .map_err(|e| VerifyError::Destination {
+            file: e.file,
+            reason: e.reason,
+        })?;
+    for (account, region, day) in days {
+        verify_parquet_day(old, new, scope.table, &account, &region, day, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// One day of [`verify_parquet`], added to `report`.
+pub(crate) async fn verify_parquet_day(
+    old: &Location,
+    new: &Location,
+    table: &Table,
+    account: &str,
+    region: &str,
+    day: NaiveDate,
+    report: &mut VerifyReport,
+) -> Result<(), VerifyError> {
+    let partition = layout::partition_dir(&old.prefix, account, region, day);
+    let files = crate::publish::day_parts(old, &partition)
+        .await
+        .map_err(|e| VerifyError::Destination {
+            file: old.describe(&partition),
+            reason: e.to_string(),
+        })?;
+    let mut events = HashMap::new();
+    for object in files {
+        let file = old.describe(&object.location);
+        let fail = |reason: String| VerifyError::Destination {
+            file: file.clone(),
+            reason,
+        };
+        let bytes = old
+            .store
+            .get(&object.location)
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .bytes()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        report.source_files += 1;
+        for (row, _) in read_rows(table, bytes).map_err(fail)? {
+            add_source_event(table, &mut events, row);
+        }
+    }
+    let trail = Trail {
+        account: account.to_string(),
+        region: region.to_string(),
+        region_roots: Vec::new(),
+    };
+    check_day(table, new, &trail, day, events, report).await
 }
 
 /// The records of a delivery file as verify reads them: plain JSON, with the members strict

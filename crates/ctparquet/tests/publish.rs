@@ -383,3 +383,55 @@ fn a_disk_that_fills_during_the_upload_leaves_the_old_day_whole() {
     convert(&new, &dest, &several_parts());
     assert_eq!(snapshot(&dest), snapshot(&reference));
 }
+
+#[test]
+fn a_day_rewritten_since_it_was_read_is_not_replaced() {
+    use ctparquet::publish::{Publication, PublishOptions, day_parts, publish};
+    use ctparquet::sink::StagedPart;
+    let g = generations();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dest = Location::local(g.dest.to_str().unwrap(), false).unwrap();
+    let partition = ctparquet::layout::partition_dir(&dest.prefix, A, "us-east-1", day());
+    // What an upgrade read of the day, before another run rewrote it from the new source.
+    let read = rt.block_on(day_parts(&dest, &partition)).unwrap();
+    assert!(read.len() >= 3);
+    let old = snapshot(&g.dest);
+    // The parts made from what was read (here: the old day's own), staged elsewhere.
+    let staged_dir = tempfile::tempdir().unwrap();
+    let staged: Vec<StagedPart> = parquet_files(&day_folder(&g.dest))
+        .iter()
+        .map(|p| {
+            let path = staged_dir.path().join(p.file_name().unwrap());
+            std::fs::copy(p, &path).unwrap();
+            StagedPart {
+                bytes: std::fs::metadata(&path).unwrap().len(),
+                path,
+                rows: 1_000_000,
+            }
+        })
+        .collect();
+    convert(&g.new, &g.dest, &several_parts());
+    let rewritten = snapshot(&g.dest);
+    assert_eq!(rewritten, snapshot(&g.reference));
+    let opts = |only_replacing| PublishOptions {
+        allow_shrink: true,
+        lock_wait: std::time::Duration::from_secs(5),
+        only_replacing,
+    };
+    let got = rt
+        .block_on(publish(&dest, &partition, &staged, opts(Some(read))))
+        .unwrap();
+    assert_eq!(got, Publication::Changed);
+    assert_eq!(
+        snapshot(&g.dest),
+        rewritten,
+        "the other run's day is left as it was"
+    );
+    // Against what is there now, the same parts are published.
+    let now = rt.block_on(day_parts(&dest, &partition)).unwrap();
+    let got = rt
+        .block_on(publish(&dest, &partition, &staged, opts(Some(now))))
+        .unwrap();
+    assert!(matches!(got, Publication::Published(_)), "{got:?}");
+    assert_eq!(snapshot(&g.dest), old);
+}

@@ -94,6 +94,7 @@ impl Conversion<'_> {
         let publish_opts = PublishOptions {
             allow_shrink: self.opts.allow_shrink,
             lock_wait: self.opts.lock_wait,
+            only_replacing: None,
         };
         let published = match publish(self.dest, &partition, &parts, publish_opts)
             .await
@@ -112,6 +113,7 @@ impl Conversion<'_> {
                 });
                 return Ok(());
             }
+            Publication::Changed => unreachable!("published without only_replacing"),
             Publication::Kept { existing } => {
                 tracing::warn!(day = %label, existing, new = events, "kept: the source brings fewer events than the destination holds");
                 self.summary.kept_days.push(KeptDay {

@@ -1,0 +1,414 @@
+//! Upgrading a destination in place, from its own Parquet: when the schema gains columns (a new
+//! CloudTrail version) or the JSON columns change form, the days written before are rewritten
+//! without their source JSON, which users expire once converted.
+//!
+//! A day is upgraded when one of its files records an older schema revision (or none) or another
+//! form of JSON columns than asked for. Its rows are rebuilt into their source records exactly
+//! (`rebuild`), written as a delivery file in the work folder and converted by the same pipeline
+//! as `convert` into a staging destination. The staged day is then proved against the old one
+//! (`verify_parquet_day`: the same events, each rebuilt JSON-equal) and published with the same
+//! lease and switch as `convert`, only if the day's files are still those it was made from. A
+//! difference, or a day another run rewrote meanwhile, leaves the day as it was. Days whose files
+//! this tool did not write are refused, naming the files; days already current are left alone,
+//! byte for byte.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use object_store::{ObjectMeta, ObjectStoreExt};
+use parquet::file::metadata::ParquetMetaDataReader;
+use serde::Serialize;
+
+use crate::convert::{ConvertOptions, NoProgress, convert};
+use crate::layout::{self, iso_date};
+use crate::publish::{Publication, PublishOptions, day_parts, publish};
+use crate::rebuild::{original_text, rebuild_batch};
+use crate::schema::{JsonColumns, SCHEMA_REVISION, Table};
+use crate::scope::Scope;
+use crate::sink::{ParquetOptions, StagedPart};
+use crate::store::Location;
+use crate::verify::{VerifyReport, verify_parquet_day};
+
+/// What an upgrade works on and writes.
+#[derive(Debug, Clone)]
+pub struct UpgradeOptions {
+    /// The days, accounts, regions and table to upgrade (lateness does not apply).
+    pub scope: Scope,
+    /// How the upgraded days are written (their JSON columns' form included).
+    pub parquet: ParquetOptions,
+    /// Only report what would be upgraded.
+    pub dry_run: bool,
+    /// How long to wait for a day another run is publishing.
+    pub lock_wait: Duration,
+    /// Memory for rows of a day being rewritten (as `--memory-budget` of `convert`).
+    pub memory_budget_bytes: usize,
+    /// Where rebuilt records and staged days go (the system temp folder when `None`).
+    pub work_dir: Option<PathBuf>,
+}
+
+impl UpgradeOptions {
+    /// Options for `scope` with every other setting at its default.
+    pub fn new(scope: Scope) -> Self {
+        UpgradeOptions {
+            scope,
+            parquet: ParquetOptions::default(),
+            dry_run: false,
+            lock_wait: crate::publish::DEFAULT_LOCK_WAIT,
+            memory_budget_bytes: crate::convert::DEFAULT_MEMORY_BUDGET_BYTES,
+            work_dir: None,
+        }
+    }
+}
+
+/// A day of the destination and what became of it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UpgradeDay {
+    pub account: String,
+    pub region: String,
+    pub date: String,
+    pub outcome: DayOutcome,
+    /// Rows of the day.
+    pub events: u64,
+    /// Why, for days not upgraded that should have been.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DayOutcome {
+    /// Rewritten in the current schema and form, proved equal to the old day.
+    Upgraded,
+    /// Would be upgraded (a dry run).
+    WouldUpgrade,
+    /// Already current: left alone.
+    Current,
+    /// Not this tool's files, or files it cannot read: left alone (named in `reason`).
+    Refused,
+    /// The rewritten day differed from the old one: left alone (the first difference named).
+    Differs,
+    /// Another run holds the day or rewrote it meanwhile: left alone, to be run again.
+    Busy,
+}
+
+/// What an upgrade did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpgradeReport {
+    pub days: Vec<UpgradeDay>,
+    pub events_upgraded: u64,
+    pub seconds: f64,
+}
+
+impl UpgradeReport {
+    /// Days that needed upgrading and were not (refused, differing or busy).
+    pub fn not_upgraded(&self) -> impl Iterator<Item = &UpgradeDay> {
+        self.days.iter().filter(|d| {
+            matches!(
+                d.outcome,
+                DayOutcome::Refused | DayOutcome::Differs | DayOutcome::Busy
+            )
+        })
+    }
+
+    pub fn count(&self, outcome: DayOutcome) -> usize {
+        self.days.iter().filter(|d| d.outcome == outcome).count()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("{0}")]
+    Destination(String),
+    #[error("work folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("rewriting {day}: {reason}")]
+    Convert { day: String, reason: String },
+}
+
+/// Rebuilt records per delivery file written for the conversion (well within its file limit).
+const RECORDS_PER_FILE: usize = 20_000;
+
+/// Upgrade the days of `opts.scope` held by `dest`.
+pub async fn upgrade(
+    dest: &Location,
+    opts: &UpgradeOptions,
+) -> Result<UpgradeReport, UpgradeError> {
+    let started = Instant::now();
+    let mut report = UpgradeReport::default();
+    let days = crate::inspect::days(dest, &opts.scope)
+        .await
+        .map_err(|e| UpgradeError::Destination(e.to_string()))?;
+    let parent = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&parent)?;
+    for dead in crate::debris::remove_dead_work_dirs(&parent) {
+        tracing::info!(folder = %dead.display(), "removed the work folder of a killed run");
+    }
+    for (account, region, date) in days {
+        let day = upgrade_day(dest, opts, &parent, &account, &region, date).await?;
+        if day.outcome == DayOutcome::Upgraded {
+            report.events_upgraded += day.events;
+        }
+        match day.outcome {
+            DayOutcome::Refused | DayOutcome::Differs | DayOutcome::Busy => {
+                tracing::warn!(account = %day.account, region = %day.region, date = %day.date,
+                    outcome = ?day.outcome, reason = day.reason.as_deref().unwrap_or(""), "day not upgraded");
+            }
+            _ => {}
+        }
+        report.days.push(day);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// What a part file's footer says of how it was written.
+struct Written {
+    /// `None`: not written by this tool.
+    revision: Option<u32>,
+    json_columns: Option<JsonColumns>,
+    rows: u64,
+}
+
+async fn read_footer(dest: &Location, object: &ObjectMeta) -> Result<Written, String> {
+    let bytes = dest
+        .store
+        .get(&object.location)
+        .await
+        .map_err(|e| e.to_string())?
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())?;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes)
+        .map_err(|e| format!("not readable as Parquet: {e}"))?;
+    let file = metadata.file_metadata();
+    let value = |key: &str| {
+        file.key_value_metadata()?
+            .iter()
+            .find(|kv| kv.key == key)?
+            .value
+            .clone()
+    };
+    let ours = value("ctparquet.version").is_some();
+    Ok(Written {
+        // Files of releases before revisions were recorded are revision 0.
+        revision: ours.then(|| {
+            value("ctparquet.schema_revision")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0)
+        }),
+        json_columns: value("ctparquet.json_columns").and_then(|n| JsonColumns::named(&n)),
+        rows: file.num_rows() as u64,
+    })
+}
+
+async fn upgrade_day(
+    dest: &Location,
+    opts: &UpgradeOptions,
+    work_parent: &std::path::Path,
+    account: &str,
+    region: &str,
+    date: NaiveDate,
+) -> Result<UpgradeDay, UpgradeError> {
+    let table = opts.scope.table;
+    let partition = layout::partition_dir(&dest.prefix, account, region, date);
+    let mut day = UpgradeDay {
+        account: account.to_string(),
+        region: region.to_string(),
+        date: iso_date(date),
+        outcome: DayOutcome::Current,
+        events: 0,
+        reason: None,
+    };
+    let refuse = |mut day: UpgradeDay, outcome, reason: String| {
+        day.outcome = outcome;
+        day.reason = Some(reason);
+        Ok(day)
+    };
+    let parts = day_parts(dest, &partition)
+        .await
+        .map_err(|e| UpgradeError::Destination(e.to_string()))?;
+    let mut current = true;
+    let mut foreign = Vec::new();
+    for part in &parts {
+        let file = dest.describe(&part.location);
+        match read_footer(dest, part).await {
+            Err(reason) => return refuse(day, DayOutcome::Refused, format!("{file}: {reason}")),
+            Ok(Written { revision: None, .. }) => foreign.push(file),
+            Ok(written) => {
+                day.events += written.rows;
+                current &= written.revision == Some(SCHEMA_REVISION)
+                    && written.json_columns == Some(opts.parquet.json_columns);
+            }
+        }
+    }
+    if !foreign.is_empty() {
+        return refuse(
+            day,
+            DayOutcome::Refused,
+            format!("not written by ctparquet: {}", foreign.join(", ")),
+        );
+    }
+    if current || parts.is_empty() {
+        return Ok(day);
+    }
+    if opts.dry_run {
+        day.outcome = DayOutcome::WouldUpgrade;
+        return Ok(day);
+    }
+
+    // The old day's records, rebuilt, as delivery files of a source of one trail and day.
+    // Named after this process, so that a later run removes it if this one is killed.
+    let work = tempfile::Builder::new()
+        .prefix(&crate::debris::work_dir_prefix())
+        .tempdir_in(work_parent)?;
+    let folder = work
+        .path()
+        .join("source/AWSLogs")
+        .join(account)
+        .join(table.folders[0])
+        .join(region);
+    let (year, month, day_of_month) = crate::time::day_partition(date);
+    let folder = folder.join(year).join(month).join(day_of_month);
+    std::fs::create_dir_all(&folder)?;
+    let mut records = 0u64;
+    for part in &parts {
+        let file = dest.describe(&part.location);
+        let bytes = dest
+            .store
+            .get(&part.location)
+            .await
+            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?;
+        match rebuilt_texts(table, bytes) {
+            Ok(texts) => {
+                for (n, chunk) in texts.chunks(RECORDS_PER_FILE).enumerate() {
+                    let name = format!("ctparquet-upgrade-{:05}-{n:05}.json", records);
+                    let mut json = String::from("{\"Records\":[");
+                    json.push_str(&chunk.join(","));
+                    json.push_str("]}");
+                    std::fs::write(folder.join(name), json)?;
+                }
+                records += texts.len() as u64;
+            }
+            Err(reason) => return refuse(day, DayOutcome::Refused, format!("{file}: {reason}")),
+        }
+    }
+
+    // Converted by the pipeline of `convert`, into a staging destination.
+    let source = local(&work.path().join("source"), false)?;
+    let staging = local(&work.path().join("staged"), true)?;
+    let mut scope = opts.scope.unit(date, account, region);
+    scope.lateness_days = 0;
+    let mut convert_opts = ConvertOptions::new(scope);
+    convert_opts.parquet = opts.parquet.clone();
+    convert_opts.memory_budget_bytes = opts.memory_budget_bytes;
+    convert_opts.work_dir = Some(work.path().join("convert"));
+    let label = format!("{account} {region} {}", iso_date(date));
+    let summary = convert(&source, &staging, &convert_opts, &NoProgress)
+        .await
+        .map_err(|e| UpgradeError::Convert {
+            day: label.clone(),
+            reason: e.to_string(),
+        })?;
+    if let Some(failed) = summary.failed_days.first() {
+        return refuse(day, DayOutcome::Refused, failed.reason.clone());
+    }
+
+    // Proof: the staged day holds exactly the old day's events, each rebuilt JSON-equal.
+    let mut proof = VerifyReport::default();
+    verify_parquet_day(dest, &staging, table, account, region, date, &mut proof)
+        .await
+        .map_err(|e| UpgradeError::Destination(e.to_string()))?;
+    if !proof.passed() || proof.destination_rows != records {
+        let first = proof.differences.first().map_or_else(
+            || format!("{} rows rewritten from {records}", proof.destination_rows),
+            |d| format!("{:?} {} {}", d.kind, d.event, d.detail),
+        );
+        return refuse(
+            day,
+            DayOutcome::Differs,
+            format!(
+                "the rewritten day differs from the old one ({} difference(s); first: {first})",
+                proof.differences.len()
+            ),
+        );
+    }
+
+    let staged_partition = layout::partition_dir(&staging.prefix, account, region, date);
+    let mut staged = Vec::new();
+    for object in day_parts(&staging, &staged_partition)
+        .await
+        .map_err(|e| UpgradeError::Destination(e.to_string()))?
+    {
+        let path = staging
+            .local_path(&object.location)
+            .expect("the staging destination is local");
+        let rows = read_footer(&staging, &object)
+            .await
+            .map_err(UpgradeError::Destination)?
+            .rows;
+        staged.push(StagedPart {
+            path,
+            rows,
+            bytes: object.size,
+        });
+    }
+    let publication = publish(
+        dest,
+        &partition,
+        &staged,
+        PublishOptions {
+            allow_shrink: false,
+            lock_wait: opts.lock_wait,
+            only_replacing: Some(parts),
+        },
+    )
+    .await
+    .map_err(|e| UpgradeError::Destination(format!("{label}: {e}")))?;
+    match publication {
+        Publication::Published(_) => day.outcome = DayOutcome::Upgraded,
+        Publication::Locked { holder } => {
+            return refuse(day, DayOutcome::Busy, format!("held by {holder}"));
+        }
+        Publication::Changed => {
+            return refuse(
+                day,
+                DayOutcome::Busy,
+                "rewritten by another run meanwhile".into(),
+            );
+        }
+        Publication::Kept { existing } => {
+            return refuse(
+                day,
+                DayOutcome::Busy,
+                format!("the destination now holds {existing} rows"),
+            );
+        }
+    }
+    Ok(day)
+}
+
+fn local(path: &std::path::Path, create: bool) -> Result<Location, UpgradeError> {
+    let text = path.to_str().ok_or_else(|| {
+        UpgradeError::Destination(format!("{}: not a UTF-8 path", path.display()))
+    })?;
+    Location::local(text, create).map_err(|e| UpgradeError::Destination(e.to_string()))
+}
+
+/// The source text of every row of a part file.
+fn rebuilt_texts(table: &Table, bytes: bytes::Bytes) -> Result<Vec<String>, String> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| format!("not readable as Parquet: {e}"))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("not readable as Parquet: {e}"))?;
+        let rows = rebuild_batch(table, &batch).map_err(|e| e.to_string())?;
+        out.extend(rows.iter().map(original_text));
+    }
+    Ok(out)
+}
