@@ -6,8 +6,9 @@
 //! form of JSON columns than asked for. Its rows are rebuilt into their source records exactly
 //! (`rebuild`), written as a delivery file in the work folder and converted by the same pipeline
 //! as `convert` into a staging destination. The staged day is then proved against the old one
-//! (`verify_parquet_day`: the same events, each rebuilt JSON-equal) and published with the same
-//! lease and switch as `convert`, only if the day's files are still those it was made from. A
+//! (row by row in their common order, each rebuilt JSON-equal, as `verify` compares) and
+//! published with the same lease and switch as `convert`, only if the day's files are still
+//! those it was made from. A
 //! difference, or a day another run rewrote meanwhile, leaves the day as it was. Days whose files
 //! this tool did not write are refused, naming the files; days already current are left alone,
 //! byte for byte.
@@ -28,7 +29,6 @@ use crate::schema::{JsonColumns, SCHEMA_REVISION, Table};
 use crate::scope::Scope;
 use crate::sink::{ParquetOptions, StagedPart};
 use crate::store::Location;
-use crate::verify::{VerifyReport, verify_parquet_day};
 
 /// What an upgrade works on and writes.
 #[derive(Debug, Clone)]
@@ -125,9 +125,6 @@ pub enum UpgradeError {
     #[error("rewriting {day}: {reason}")]
     Convert { day: String, reason: String },
 }
-
-/// Rebuilt records per delivery file written for the conversion (well within its file limit).
-const RECORDS_PER_FILE: usize = 20_000;
 
 /// Upgrade the days of `opts.scope` held by `dest`.
 pub async fn upgrade(
@@ -272,31 +269,18 @@ async fn upgrade_day(
     let (year, month, day_of_month) = crate::time::day_partition(date);
     let folder = folder.join(year).join(month).join(day_of_month);
     std::fs::create_dir_all(&folder)?;
-    let mut records = 0u64;
-    for part in &parts {
-        let file = dest.describe(&part.location);
-        let bytes = dest
-            .store
-            .get(&part.location)
+    let old_files = fetch_all(dest, &parts).await?;
+    let written = {
+        let (table, folder, files) = (table, folder.clone(), old_files.clone());
+        tokio::task::spawn_blocking(move || write_records(table, files, &folder))
             .await
-            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?
-            .bytes()
-            .await
-            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?;
-        match rebuilt_texts(table, bytes) {
-            Ok(texts) => {
-                for (n, chunk) in texts.chunks(RECORDS_PER_FILE).enumerate() {
-                    let name = format!("ctparquet-upgrade-{:05}-{n:05}.json", records);
-                    let mut json = String::from("{\"Records\":[");
-                    json.push_str(&chunk.join(","));
-                    json.push_str("]}");
-                    std::fs::write(folder.join(name), json)?;
-                }
-                records += texts.len() as u64;
-            }
-            Err(reason) => return refuse(day, DayOutcome::Refused, format!("{file}: {reason}")),
-        }
-    }
+            .map_err(|e| UpgradeError::Destination(e.to_string()))?
+    };
+    let records = match written {
+        Ok(records) => records,
+        Err(WriteError::Io(e)) => return Err(UpgradeError::Io(e)),
+        Err(WriteError::Unreadable(reason)) => return refuse(day, DayOutcome::Refused, reason),
+    };
 
     // Converted by the pipeline of `convert`, into a staging destination.
     let source = local(&work.path().join("source"), false)?;
@@ -318,32 +302,43 @@ async fn upgrade_day(
         return refuse(day, DayOutcome::Refused, failed.reason.clone());
     }
 
-    // Proof: the staged day holds exactly the old day's events, each rebuilt JSON-equal.
-    let mut proof = VerifyReport::default();
-    verify_parquet_day(dest, &staging, table, account, region, date, &mut proof)
+    // Proof: the staged day holds the old day's rows, in the same order, each rebuilt
+    // JSON-equal. The conversion sorts as the old day was sorted (ties keep the order the records
+    // were read in, the old day's), so the two are compared row by row, a batch at a time.
+    let staged_partition = layout::partition_dir(&staging.prefix, account, region, date);
+    let staged_parts = day_parts(&staging, &staged_partition)
         .await
         .map_err(|e| UpgradeError::Destination(e.to_string()))?;
-    if !proof.passed() || proof.destination_rows != records {
-        let first = proof.differences.first().map_or_else(
-            || format!("{} rows rewritten from {records}", proof.destination_rows),
-            |d| format!("{:?} {} {}", d.kind, d.event, d.detail),
-        );
-        return refuse(
-            day,
-            DayOutcome::Differs,
-            format!(
-                "the rewritten day differs from the old one ({} difference(s); first: {first})",
-                proof.differences.len()
-            ),
-        );
+    let new_files = fetch_all(&staging, &staged_parts).await?;
+    let compared = tokio::task::spawn_blocking(move || {
+        same_rows(
+            table,
+            old_files.into_iter().map(|(_, b)| b).collect(),
+            new_files.into_iter().map(|(_, b)| b).collect(),
+        )
+    })
+    .await
+    .map_err(|e| UpgradeError::Destination(e.to_string()))?;
+    match compared {
+        Ok(rows) if rows == records => {}
+        Ok(rows) => {
+            return refuse(
+                day,
+                DayOutcome::Differs,
+                format!("{rows} rows rewritten from {records}"),
+            );
+        }
+        Err(difference) => {
+            return refuse(
+                day,
+                DayOutcome::Differs,
+                format!("the rewritten day differs from the old one: {difference}"),
+            );
+        }
     }
 
-    let staged_partition = layout::partition_dir(&staging.prefix, account, region, date);
     let mut staged = Vec::new();
-    for object in day_parts(&staging, &staged_partition)
-        .await
-        .map_err(|e| UpgradeError::Destination(e.to_string()))?
-    {
+    for object in staged_parts {
         let path = staging
             .local_path(&object.location)
             .expect("the staging destination is local");
@@ -399,16 +394,140 @@ fn local(path: &std::path::Path, create: bool) -> Result<Location, UpgradeError>
     Location::local(text, create).map_err(|e| UpgradeError::Destination(e.to_string()))
 }
 
-/// The source text of every row of a part file.
-fn rebuilt_texts(table: &Table, bytes: bytes::Bytes) -> Result<Vec<String>, String> {
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.build())
-        .map_err(|e| format!("not readable as Parquet: {e}"))?;
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| format!("not readable as Parquet: {e}"))?;
-        let rows = rebuild_batch(table, &batch).map_err(|e| e.to_string())?;
-        out.extend(rows.iter().map(original_text));
+/// The bytes of each part file, with its name for messages.
+async fn fetch_all(
+    location: &Location,
+    parts: &[ObjectMeta],
+) -> Result<Vec<(String, bytes::Bytes)>, UpgradeError> {
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        let file = location.describe(&part.location);
+        let bytes = location
+            .store
+            .get(&part.location)
+            .await
+            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?;
+        out.push((file, bytes));
     }
     Ok(out)
+}
+
+enum WriteError {
+    Io(std::io::Error),
+    /// A part file that cannot be read back into records (named).
+    Unreadable(String),
+}
+
+/// Write the records of the part files, rebuilt, as delivery files in `folder`, a file per batch
+/// of rows (in the files' order); how many records.
+fn write_records(
+    table: &'static Table,
+    files: Vec<(String, bytes::Bytes)>,
+    folder: &std::path::Path,
+) -> Result<u64, WriteError> {
+    let mut records = 0u64;
+    for (index, (file, bytes)) in files.into_iter().enumerate() {
+        let mut rows = DayRows::new(table, vec![bytes]);
+        let mut batch = 0;
+        while let Some(rows) = rows.next_batch() {
+            let rows =
+                rows.map_err(|reason| WriteError::Unreadable(format!("{file}: {reason}")))?;
+            let mut json = String::from("{\"Records\":[");
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&original_text(row));
+            }
+            json.push_str("]}");
+            let name = format!("ctparquet-upgrade-{index:05}-{batch:05}.json");
+            std::fs::write(folder.join(name), json).map_err(WriteError::Io)?;
+            records += rows.len() as u64;
+            batch += 1;
+        }
+    }
+    Ok(records)
+}
+
+/// Compare two days row by row; the rows compared, or the first difference.
+fn same_rows(
+    table: &'static Table,
+    old: Vec<bytes::Bytes>,
+    new: Vec<bytes::Bytes>,
+) -> Result<u64, String> {
+    let (mut old, mut new) = (DayRows::new(table, old), DayRows::new(table, new));
+    let (mut a, mut b) = (Vec::new().into_iter(), Vec::new().into_iter());
+    let mut compared = 0u64;
+    loop {
+        if a.len() == 0
+            && let Some(batch) = old.next_batch()
+        {
+            a = batch.map_err(|e| format!("the old day: {e}"))?.into_iter();
+        }
+        if b.len() == 0
+            && let Some(batch) = new.next_batch()
+        {
+            b = batch
+                .map_err(|e| format!("the rewritten day: {e}"))?
+                .into_iter();
+        }
+        match (a.next(), b.next()) {
+            (None, None) => return Ok(compared),
+            (Some(x), Some(y)) => {
+                if x != y {
+                    let id = x
+                        .get(table.id)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("(no id)");
+                    let field =
+                        crate::verify::first_difference("$", &x, &y).unwrap_or_else(|| "$".into());
+                    return Err(format!("row {compared} (event {id}) differs at {field}"));
+                }
+                compared += 1;
+            }
+            (Some(_), None) => return Err(format!("the rewritten day ends after {compared} rows")),
+            (None, Some(_)) => return Err(format!("the old day ends after {compared} rows")),
+        }
+    }
+}
+
+/// The rows of a day's part files, in order, rebuilt a batch at a time.
+struct DayRows {
+    table: &'static Table,
+    files: std::vec::IntoIter<bytes::Bytes>,
+    reader: Option<parquet::arrow::arrow_reader::ParquetRecordBatchReader>,
+}
+
+impl DayRows {
+    fn new(table: &'static Table, files: Vec<bytes::Bytes>) -> Self {
+        DayRows {
+            table,
+            files: files.into_iter(),
+            reader: None,
+        }
+    }
+
+    fn next_batch(&mut self) -> Option<Result<Vec<serde_json::Value>, String>> {
+        loop {
+            if let Some(reader) = &mut self.reader {
+                match reader.next() {
+                    Some(Ok(batch)) => {
+                        return Some(rebuild_batch(self.table, &batch).map_err(|e| e.to_string()));
+                    }
+                    Some(Err(e)) => return Some(Err(format!("not readable as Parquet: {e}"))),
+                    None => self.reader = None,
+                }
+            }
+            let bytes = self.files.next()?;
+            match parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .and_then(|b| b.build())
+            {
+                Ok(reader) => self.reader = Some(reader),
+                Err(e) => return Some(Err(format!("not readable as Parquet: {e}"))),
+            }
+        }
+    }
 }

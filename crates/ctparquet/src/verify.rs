@@ -160,7 +160,7 @@ fn describe_key(key: &str) -> String {
 }
 
 /// The first path at which two JSON values differ.
-fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
+pub(crate) fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
