@@ -300,6 +300,18 @@ impl Location {
         )
     }
 
+    /// The whole object at `key`; the error names it.
+    pub async fn read_all(&self, key: &Path) -> Result<bytes::Bytes, String> {
+        let failed = |e: object_store::Error| format!("{}: {e}", self.describe(key));
+        self.store
+            .get(key)
+            .await
+            .map_err(failed)?
+            .bytes()
+            .await
+            .map_err(failed)
+    }
+
     /// Put bytes at a key (tests and small files).
     pub async fn put(&self, key: &Path, bytes: Vec<u8>) -> Result<(), object_store::Error> {
         self.store.put(key, bytes.into()).await.map(|_| ())

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use object_store::{ObjectMeta, ObjectStoreExt};
+use object_store::ObjectMeta;
 use parquet::file::metadata::ParquetMetaDataReader;
 use serde::Serialize;
 
@@ -168,17 +168,15 @@ struct Written {
 }
 
 async fn read_footer(dest: &Location, object: &ObjectMeta) -> Result<Written, String> {
-    let bytes = dest
-        .store
-        .get(&object.location)
-        .await
-        .map_err(|e| e.to_string())?
-        .bytes()
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = dest.read_all(&object.location).await?;
     let metadata = ParquetMetaDataReader::new()
         .parse_and_finish(&bytes)
-        .map_err(|e| format!("not readable as Parquet: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "{}: not readable as Parquet: {e}",
+                dest.describe(&object.location)
+            )
+        })?;
     let file = metadata.file_metadata();
     let value = |key: &str| {
         file.key_value_metadata()?
@@ -231,7 +229,7 @@ async fn upgrade_day(
     for part in &parts {
         let file = dest.describe(&part.location);
         match read_footer(dest, part).await {
-            Err(reason) => return refuse(day, DayOutcome::Refused, format!("{file}: {reason}")),
+            Err(reason) => return refuse(day, DayOutcome::Refused, reason),
             Ok(Written { revision: None, .. }) => foreign.push(file),
             Ok(written) => {
                 day.events += written.rows;
@@ -401,16 +399,11 @@ async fn fetch_all(
 ) -> Result<Vec<(String, bytes::Bytes)>, UpgradeError> {
     let mut out = Vec::with_capacity(parts.len());
     for part in parts {
-        let file = location.describe(&part.location);
         let bytes = location
-            .store
-            .get(&part.location)
+            .read_all(&part.location)
             .await
-            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?
-            .bytes()
-            .await
-            .map_err(|e| UpgradeError::Destination(format!("{file}: {e}")))?;
-        out.push((file, bytes));
+            .map_err(UpgradeError::Destination)?;
+        out.push((location.describe(&part.location), bytes));
     }
     Ok(out)
 }

@@ -13,7 +13,6 @@ use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 use serde_json::Value;
@@ -363,14 +362,7 @@ pub(crate) async fn verify_parquet_day(
             file: file.clone(),
             reason,
         };
-        let bytes = old
-            .store
-            .get(&object.location)
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .bytes()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let bytes = old.read_all(&object.location).await.map_err(&fail)?;
         report.source_files += 1;
         for (row, _) in read_rows(table, bytes).map_err(fail)? {
             add_source_event(table, &mut events, row);
@@ -483,14 +475,7 @@ async fn check_day(
             file: file.clone(),
             reason,
         };
-        let bytes = dest
-            .store
-            .get(&object.location)
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .bytes()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let bytes = dest.read_all(&object.location).await.map_err(&fail)?;
         // A file readers cannot read is a difference readers meet, not a failure of verify:
         // its rows are all reported missing after it.
         let rows = match read_rows(table, bytes) {
