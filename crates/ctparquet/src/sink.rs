@@ -201,7 +201,7 @@ impl ParquetOptions {
                 ),
                 KeyValue::new(
                     "ctparquet.schema_revision".into(),
-                    schema::SCHEMA_REVISION.to_string(),
+                    table.revision.to_string(),
                 ),
                 KeyValue::new(
                     "ctparquet.json_columns".into(),

@@ -24,7 +24,7 @@ use crate::convert::{ConvertOptions, NoProgress, convert};
 use crate::layout::{self, iso_date};
 use crate::publish::{Publication, PublishOptions, day_parts, publish};
 use crate::rebuild::{original_text, rebuild_batch};
-use crate::schema::{JsonColumns, SCHEMA_REVISION, Table};
+use crate::schema::{JsonColumns, Table};
 use crate::scope::Scope;
 use crate::sink::{ParquetOptions, StagedPart};
 use crate::store::Location;
@@ -232,7 +232,7 @@ async fn upgrade_day(
             Ok(Written { revision: None, .. }) => foreign.push(file),
             Ok(written) => {
                 day.events += written.rows;
-                current &= written.revision == Some(SCHEMA_REVISION)
+                current &= written.revision == Some(table.revision)
                     && written.json_columns == Some(opts.parquet.json_columns);
             }
         }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use ctparquet::schema::{JsonColumns, SCHEMA_REVISION};
+use ctparquet::schema::{EVENTS, FieldSpec, JsonColumns, Kind, SCHEMA_REVISION, Table, UNMAPPED};
 use ctparquet::upgrade::{DayOutcome, UpgradeOptions, UpgradeReport, upgrade};
 use ctparquet::verify::{DifferenceKind, VerifyReport, verify_parquet};
 use ctparquet::{ConvertOptions, Location, Scope};
@@ -251,4 +251,221 @@ fn verify_against_parquet_names_what_a_copy_lost_or_changed() {
     let difference = &report.differences[0];
     assert_eq!(difference.kind, DifferenceKind::Changed);
     assert_eq!(difference.field.as_deref(), Some("$.eventName"));
+}
+
+/// The events table as the next CloudTrail version would make it (a made-up eventVersion 1.12):
+/// a new top-level object and a new member of `userIdentity`, in the next schema revision. This
+/// is the edit docs/schema-changes.md describes, made at run time.
+fn next_revision() -> &'static Table {
+    let leak =
+        |fields: Vec<FieldSpec>| -> &'static [FieldSpec] { Box::leak(fields.into_boxed_slice()) };
+    let mut fields: Vec<FieldSpec> = EVENTS.fields.to_vec();
+    let user_identity = fields
+        .iter_mut()
+        .find(|f| f.name == "userIdentity")
+        .unwrap();
+    let Kind::Struct(members) = user_identity.kind else {
+        panic!("userIdentity is a struct")
+    };
+    let mut members = members.to_vec();
+    members.push(FieldSpec {
+        name: "deviceTrust",
+        kind: Kind::Str,
+        since: "1.12",
+    });
+    user_identity.kind = Kind::Struct(leak(members));
+    fields.push(FieldSpec {
+        name: "agentDetails",
+        kind: Kind::Struct(leak(vec![
+            FieldSpec {
+                name: "agentId",
+                kind: Kind::Str,
+                since: "1.12",
+            },
+            FieldSpec {
+                name: "delegated",
+                kind: Kind::Bool,
+                since: "1.12",
+            },
+        ])),
+        since: "1.12",
+    });
+    Box::leak(Box::new(EVENTS.revised(leak(fields), SCHEMA_REVISION + 1)))
+}
+
+/// Records of eventVersion 1.12 carrying the new members, on `day`.
+fn records_of_the_next_version(day: &str, count: usize) -> Vec<serde_json::Value> {
+    (0..count)
+        .map(|i| {
+            serde_json::json!({
+                "eventVersion": "1.12",
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "principalId": format!("AROAEXAMPLE:agent-{i}"),
+                    "arn": format!("arn:aws:sts::{A}:assumed-role/agent/agent-{i}"),
+                    "accountId": A,
+                    "deviceTrust": if i % 2 == 0 { "managed" } else { "unknown" }
+                },
+                "eventTime": format!("{day}T12:{:02}:00Z", i % 60),
+                "eventSource": "bedrock.amazonaws.com",
+                "eventName": "InvokeAgent",
+                "awsRegion": "us-east-1",
+                "sourceIPAddress": "192.0.2.10",
+                "userAgent": "agent-runtime/1.0",
+                "requestParameters": {"agentId": format!("AGENT{i}")},
+                "responseElements": null,
+                "requestID": format!("req-{i}"),
+                "eventID": format!("00000000-0000-4000-8000-{i:012}"),
+                "readOnly": false,
+                "eventType": "AwsApiCall",
+                "managementEvent": true,
+                "recipientAccountId": A,
+                "eventCategory": "Management",
+                "agentDetails": {"agentId": format!("AGENT{i}"), "delegated": i % 3 == 0}
+            })
+        })
+        .collect()
+}
+
+/// The string column at a dotted path of every row under `dest` (nulls as `None`).
+fn column_strings(dest: &Path, path: &str) -> Vec<Option<String>> {
+    use arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for file in parquet_files(dest) {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(file).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let mut names = path.split('.');
+            let Some(mut column) = batch.column_by_name(names.next().unwrap()).cloned() else {
+                out.extend(std::iter::repeat_n(None, batch.num_rows()));
+                continue;
+            };
+            for name in names {
+                column = column.as_struct().column_by_name(name).unwrap().clone();
+            }
+            let strings = column.as_string::<i32>();
+            out.extend(
+                (0..strings.len())
+                    .map(|i| strings.is_valid(i).then(|| strings.value(i).to_string())),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn fields_of_a_new_cloudtrail_version_move_out_of_unmapped_when_the_schema_gains_them() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            accounts: vec![A.into()],
+            regions: vec!["us-east-1".into()],
+            days: 2,
+            files_per_day: 4,
+            events_per_file: 25,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for day in ["2026-01-04", "2026-01-05"] {
+        let records = records_of_the_next_version(day, 7);
+        write_delivery(&src, A, "us-east-1", date(day), "next.json.gz", &records);
+    }
+    let lake = work.path().join("lake");
+    convert(
+        &src,
+        &lake,
+        &ConvertOptions::days(date("2026-01-04"), date("2026-01-05")),
+    );
+    // Converted by this release, the new members are kept in `unmapped`.
+    let unmapped = column_strings(&lake, UNMAPPED);
+    let kept = unmapped
+        .iter()
+        .flatten()
+        .filter(|u| u.contains("deviceTrust") && u.contains("agentDetails"))
+        .count();
+    assert_eq!(kept, 14, "{unmapped:?}");
+    let original = work.path().join("original");
+    copy_tree(&lake, &original);
+    let records_before = read_output(&lake);
+    // The JSON is expired: from here on the lake is the only copy.
+    std::fs::remove_dir_all(&src).unwrap();
+
+    // The schema gains the fields; `upgrade` moves every old day into it.
+    let next = next_revision();
+    let mut opts = UpgradeOptions::new(every_day());
+    opts.scope.table = next;
+    let report = run_upgrade(&lake, &opts);
+    assert_eq!(report.count(DayOutcome::Upgraded), 2, "{report:?}");
+    assert!(
+        footer_values(&lake, "ctparquet.schema_revision")
+            .iter()
+            .all(|r| r.as_deref() == Some(&(SCHEMA_REVISION + 1).to_string()))
+    );
+    let trust = column_strings(&lake, "userIdentity.deviceTrust");
+    assert_eq!(
+        trust.iter().flatten().filter(|t| *t == "managed").count(),
+        8
+    );
+    assert_eq!(trust.iter().flatten().count(), 14);
+    let agents = column_strings(&lake, "agentDetails.agentId");
+    assert_eq!(agents.iter().flatten().count(), 14);
+    assert!(
+        column_strings(&lake, UNMAPPED)
+            .iter()
+            .flatten()
+            .all(|u| !u.contains("deviceTrust") && !u.contains("agentDetails")),
+        "the members left unmapped"
+    );
+    // Every record rebuilds as before: nothing lost, nothing changed.
+    let mut before: Vec<String> = records_before
+        .iter()
+        .map(|r| canonical(&r.record))
+        .collect();
+    let mut after: Vec<String> = read_table(&lake, next)
+        .iter()
+        .map(|r| canonical(&r.record))
+        .collect();
+    before.sort();
+    after.sort();
+    assert_eq!(before, after);
+    let mut proof_scope = every_day();
+    proof_scope.table = next;
+    let proof = rt().block_on(async {
+        let old = Location::local(original.to_str().unwrap(), false).unwrap();
+        let new = Location::local(lake.to_str().unwrap(), false).unwrap();
+        verify_parquet(&old, &new, &proof_scope).await.unwrap()
+    });
+    assert!(proof.passed(), "{:?}", proof.differences);
+
+    // Run again: nothing to do.
+    let upgraded = snapshot(&lake);
+    let report = run_upgrade(&lake, &opts);
+    assert_eq!(report.count(DayOutcome::Current), 2, "{report:?}");
+    assert_eq!(snapshot(&lake), upgraded);
+
+    // The query engines' definitions follow from the same edit.
+    let columns = ctparquet::ddl::hive_columns(next);
+    let column = |name: &str| {
+        columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+    };
+    assert_eq!(
+        column("agentDetails").as_deref(),
+        Some("struct<agentId:string,delegated:boolean>")
+    );
+    assert!(
+        column("userIdentity")
+            .unwrap()
+            .contains(",deviceTrust:string>")
+    );
 }
