@@ -13,7 +13,7 @@ import pytest
 
 from conftest import BIN, ROOT, run as ctparquet
 from support.lambda_emulator import LAMBDA_BIN, metrics, scheduled_event, sqs_event
-from support.s3 import CREDENTIALS, duckdb_s3, hive_scan, upload_tree
+from support.s3 import CREDENTIALS, download_prefix, duckdb_s3, hive_scan, upload_tree
 
 REAL_ORG_TREE = ROOT / "tests/data/real-cloudtrail/cloud-snitch/backend/report/testdata/aws-cloudtrail-logs"
 ACCOUNTS = ["111122223333", "012345678901"]
@@ -185,6 +185,70 @@ def test_backfill_enqueues_one_message_per_day(server, trail):
     assert len(jobs) == 31
     assert jobs[0] == {"date": "2026-01-01", "accounts": ["111122223333"]}
     assert jobs[-1]["date"] == "2026-01-31"
+
+
+def footer_values(files, key):
+    """{relative key: value of `key` in the Parquet footer} of downloaded part files."""
+    import io
+    import pyarrow.parquet as pq
+    return {rel: (pq.ParquetFile(io.BytesIO(body)).metadata.metadata or {}).get(key.encode(), b"").decode()
+            for rel, body in files.items() if rel.endswith(".parquet")}
+
+
+@pytest.fixture()
+def old_lake(server, trail, tmp_path):
+    """s3://lake/<name>: a day written by a release before schema revisions (no source JSON
+    anywhere) beside days this release converted."""
+    def make(name):
+        client = server.client()
+        upload_tree(client, ROOT / "tests/data/upgrade/revision-0", "lake", name)
+        ctparquet("convert", trail["src"], tmp_path / name, "--from", "2026-01-31", "--to", "2026-01-31",
+                  "--accounts", ACCOUNTS[1], "--regions", REGIONS[0])
+        upload_tree(client, tmp_path / name, "lake", name)
+        return f"s3://lake/{name}"
+    return make
+
+
+def test_an_upgrade_fans_out_over_the_queue_and_rewrites_only_old_days(server, emulator, old_lake):
+    lake = old_lake("upgrade")
+    client, url = queue(server, "upgrades")
+    before = download_prefix(server.client(), "lake", "upgrade")
+    assert sorted(footer_values(before, "ctparquet.schema_revision").values()) == ["", "1"]
+    rows_before = counts_by_day(server, lake)
+    upgrade = {"upgrade": {"from": "2026-01-01", "to": "2026-01-31", "fanout": True}}
+    with emulator.function(env(server, lake, CTPARQUET_QUEUE_URL=url)) as log:
+        ok, body = emulator.invoke(upgrade)
+        assert ok, body
+        # One message per day the lake holds (listed from the lake: there is no source).
+        assert body["units"] == 2 and body["fanned_out"] == 2, body
+        received = drain(client, url)
+        messages = sorted((json.loads(m["Body"]) for m in received), key=lambda m: m["upgrade"]["date"])
+        assert messages == [
+            {"upgrade": {"date": "2026-01-04", "accounts": ["111122223333"], "regions": ["eu-west-1"]}},
+            {"upgrade": {"date": "2026-01-31", "accounts": [ACCOUNTS[1]], "regions": [REGIONS[0]]}},
+        ]
+        ok, body = emulator.invoke(sqs_event(received))
+        assert ok and body["batchItemFailures"] == [], body
+        # Run again, here: every day is current, and nothing is rewritten.
+        ok, body = emulator.invoke({"upgrade": {"from": "2026-01-01", "to": "2026-01-31", "fanout": False}})
+        assert ok and body["upgraded"] == [] and len(body["current"]) == 2 and body["failed"] == [], body
+    after = download_prefix(server.client(), "lake", "upgrade")
+    assert set(footer_values(after, "ctparquet.schema_revision").values()) == {"1"}
+    current = [k for k in before if "day=31" in k]
+    assert current and all(after[k] == before[k] for k in current), "a current day was rewritten"
+    assert counts_by_day(server, lake) == rows_before
+    assert "day upgraded" in log.read_text()
+
+
+def test_upgrade_enqueue_sends_only_the_days_to_upgrade(server, old_lake):
+    lake = old_lake("upgrade-enqueue")
+    client, url = queue(server, "upgrade-cli")
+    e = dict(os.environ, **CREDENTIALS, AWS_ENDPOINT_URL=server.endpoint, CTPARQUET_S3_ALLOW_HTTP="true")
+    out = subprocess.run([str(BIN), "upgrade", lake, "--enqueue", url, "--json"], env=e, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["enqueued"] == 1
+    assert [json.loads(m["Body"]) for m in drain(client, url)] == [
+        {"upgrade": {"date": "2026-01-04", "accounts": ["111122223333"], "regions": ["eu-west-1"]}}]
 
 
 def test_the_package_holds_a_linux_x86_64_bootstrap():

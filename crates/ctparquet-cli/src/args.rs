@@ -175,7 +175,8 @@ pub enum AccountProjectionArg {
 #[command(after_help = "Examples:\n  \
     ctparquet upgrade s3://lake/cloudtrail --dry-run            # lists the days to upgrade\n  \
     ctparquet upgrade s3://lake/cloudtrail\n  \
-    ctparquet upgrade ./lake --from 2025-01-01 --to 2025-12-31 --json-columns json\n\n\
+    ctparquet upgrade ./lake --from 2025-01-01 --to 2025-12-31 --json-columns json\n  \
+    ctparquet upgrade s3://lake/cloudtrail --enqueue https://sqs.eu-west-1.amazonaws.com/111122223333/ctparquet-jobs\n\n\
     No source JSON is read: each day's rows are rebuilt into their records, converted again, \
     checked against the old day and published as convert publishes. Days already current are \
     left alone. Give the same Parquet options as convert (they apply to the rewritten days).\n\
@@ -198,6 +199,10 @@ pub struct UpgradeArgs {
     /// Only list the days that would be upgraded.
     #[arg(long)]
     pub dry_run: bool,
+    /// SQS queue URL of the ctparquet Lambda: send one `{"upgrade": ...}` message per day that
+    /// needs upgrading instead of upgrading here (the Lambda's Parquet settings apply).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub enqueue: Option<String>,
     /// Print the report as JSON on stdout.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
@@ -216,12 +221,8 @@ impl UpgradeArgs {
             .to
             .unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).expect("a date"));
         let convert = convert_options(self.scope.scope(from, to)?, &self.tuning)?;
-        let mut opts = ctparquet::upgrade::UpgradeOptions::new(convert.scope);
-        opts.parquet = convert.parquet;
-        opts.dry_run = self.dry_run;
-        opts.lock_wait = convert.lock_wait;
-        opts.memory_budget_bytes = convert.memory_budget_bytes;
-        opts.work_dir = convert.work_dir;
+        let mut opts = ctparquet::upgrade::UpgradeOptions::following(&convert);
+        opts.dry_run = self.dry_run || self.enqueue.is_some();
         Ok(opts)
     }
 }

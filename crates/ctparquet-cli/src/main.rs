@@ -308,6 +308,60 @@ async fn retention(args: RetentionArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Send the days a dry run found to the Lambda's queue, one `{"upgrade": ...}` message each.
+async fn enqueue_upgrades(
+    report: &ctparquet::upgrade::UpgradeReport,
+    url: &str,
+    args: &UpgradeArgs,
+) -> Result<ExitCode> {
+    use ctparquet::upgrade::DayOutcome;
+    use ctparquet_jobs::{JobQueue, SqsQueue, Task, Unit};
+    let tasks: Vec<Task> = report
+        .days
+        .iter()
+        .filter(|d| d.outcome == DayOutcome::WouldUpgrade)
+        .map(|d| -> Result<Task> {
+            let unit = Unit {
+                date: d.date.parse()?,
+                account: d.account.clone(),
+                region: d.region.clone(),
+            };
+            Ok(Task::Upgrade(unit.job()))
+        })
+        .collect::<Result<_>>()?;
+    let queue = SqsQueue::from_env(url, args.s3.profile.as_deref()).await;
+    queue.send(&tasks).await?;
+    let refused: Vec<_> = report.not_upgraded().collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"enqueued": tasks.len(), "queue": url, "not_upgradable": refused})
+        );
+    } else {
+        for day in &refused {
+            println!(
+                "{:?} {} {} {}: {}",
+                day.outcome,
+                day.account,
+                day.region,
+                day.date,
+                day.reason.as_deref().unwrap_or("")
+            );
+        }
+        println!(
+            "sent {} upgrade message(s) to {url}; {} day(s) current, {} not upgradable",
+            tasks.len(),
+            report.count(DayOutcome::Current),
+            refused.len()
+        );
+    }
+    Ok(if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        exit::code(exit::BAD_INPUT)
+    })
+}
+
 async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     use ctparquet_jobs::{Job, JobQueue, Runner, SqsQueue};
     let scope = args.days.scope().map_err(exit::usage)?;
@@ -397,6 +451,9 @@ async fn upgrade(args: UpgradeArgs) -> Result<ExitCode> {
         .await
         .context("opening DEST")?;
     let report = ctparquet::upgrade::upgrade(&dest, &opts).await?;
+    if let Some(url) = &args.enqueue {
+        return enqueue_upgrades(&report, url, &args).await;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -1,5 +1,7 @@
 //! The job message: `{"date": "2026-01-05"}` or `{"from": "2026-01-01", "to": "2026-01-31"}`,
-//! optionally with `"accounts": [...]`, `"regions": [...]` and (direct invocations) `"fanout"`.
+//! optionally with `"accounts": [...]`, `"regions": [...]` and (direct invocations) `"fanout"`: a
+//! conversion. The same job under `"upgrade"` (`{"upgrade": {"from": ..., "to": ...}}`) upgrades
+//! the days the destination holds instead (see [`Task`]).
 
 use chrono::{Days, NaiveDate};
 use ctparquet::Scope;
@@ -34,7 +36,7 @@ pub struct Job {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JobError {
     #[error(
-        "not a job: {0} (expected {{\"date\": \"YYYY-MM-DD\"}} or {{\"from\": ..., \"to\": ...}}, optionally \"accounts\", \"regions\", \"fanout\")"
+        "not a job: {0} (expected {{\"date\": \"YYYY-MM-DD\"}} or {{\"from\": ..., \"to\": ...}}, optionally \"accounts\", \"regions\", \"fanout\"; an upgrade is the same under \"upgrade\")"
     )]
     Malformed(String),
     #[error("give either \"date\" or both \"from\" and \"to\"")]
@@ -128,6 +130,66 @@ impl Job {
                 ..self.clone()
             })
             .collect())
+    }
+}
+
+/// What a queue message or a direct invocation asks for: a conversion job (the job itself), or an
+/// upgrade of the days the destination already holds (`{"upgrade": job}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    Convert(Job),
+    Upgrade(Job),
+}
+
+/// The member that makes a message an upgrade.
+const UPGRADE: &str = "upgrade";
+
+impl Task {
+    /// Parse a message, naming what is wrong.
+    pub fn parse(text: &str) -> Result<Task, JobError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| JobError::Malformed(e.to_string()))?;
+        match value.get(UPGRADE) {
+            None => Job::parse(text).map(Task::Convert),
+            Some(inner) if value.as_object().is_some_and(|o| o.len() == 1) => {
+                Job::parse(&inner.to_string()).map(Task::Upgrade)
+            }
+            Some(_) => Err(JobError::Malformed(
+                "an upgrade is {\"upgrade\": {...job...}} with nothing beside it".into(),
+            )),
+        }
+    }
+
+    pub fn job(&self) -> &Job {
+        match self {
+            Task::Convert(job) | Task::Upgrade(job) => job,
+        }
+    }
+
+    /// The same kind of task for exactly one unit (its queue message).
+    pub fn for_unit(&self, unit: &Unit) -> Task {
+        match self {
+            Task::Convert(_) => Task::Convert(unit.job()),
+            Task::Upgrade(_) => Task::Upgrade(unit.job()),
+        }
+    }
+
+    pub fn is_upgrade(&self) -> bool {
+        matches!(self, Task::Upgrade(_))
+    }
+}
+
+impl Serialize for Task {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Task::Convert(job) => job.serialize(serializer),
+            Task::Upgrade(job) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(UPGRADE, job)?;
+                map.end()
+            }
+        }
     }
 }
 
@@ -232,6 +294,37 @@ mod tests {
             r#"{"date":"2026-01-05","accounts":["111122223333"],"regions":["eu-west-1"]}"#
         );
         assert_eq!(Job::parse(&text).unwrap(), unit.job());
+    }
+
+    #[test]
+    fn an_upgrade_is_a_job_under_upgrade_and_round_trips() {
+        let unit = Unit {
+            date: d("2026-01-05"),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+        };
+        let task = Task::Upgrade(Job::range(d("2026-01-01"), d("2026-01-31"))).for_unit(&unit);
+        let text = serde_json::to_string(&task).unwrap();
+        assert_eq!(
+            text,
+            r#"{"upgrade":{"date":"2026-01-05","accounts":["111122223333"],"regions":["eu-west-1"]}}"#
+        );
+        assert_eq!(Task::parse(&text).unwrap(), task);
+        let convert = Task::parse(r#"{"date":"2026-01-05"}"#).unwrap();
+        assert_eq!(convert, Task::Convert(Job::day(d("2026-01-05"))));
+        assert_eq!(
+            serde_json::to_string(&convert).unwrap(),
+            r#"{"date":"2026-01-05"}"#
+        );
+        // The inner job is checked as any job, and nothing may stand beside it.
+        assert_eq!(
+            Task::parse(r#"{"upgrade":{"from":"2026-01-05"}}"#),
+            Err(JobError::NoDays)
+        );
+        assert!(matches!(
+            Task::parse(r#"{"upgrade":{"date":"2026-01-05"},"date":"2026-01-05"}"#),
+            Err(JobError::Malformed(m)) if m.contains("nothing beside it")
+        ));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! - [`job`]: a [`Job`] (a day or a range, optionally some accounts and regions) is the message
 //!   format of the queue and of direct invocations; it expands into [`Unit`]s, one output day of
 //!   one account and region.
-//! - [`plan`]: the units of a job, found by listing the source (allow-lists applied).
+//!   Under `"upgrade"` the same job is a [`Task::Upgrade`]: the days the destination holds,
+//!   rewritten in the current schema.
+//! - [`plan`]: the units of a job, found by listing the source (allow-lists applied), or of an
+//!   upgrade, by listing the destination.
 //! - [`run`]: units converted one after another within a deadline; what cannot start in time is
 //!   handed back, never cut off mid-write.
 //! - [`queue`]: jobs sent to SQS (fan-out, backfill, re-enqueueing work left at the deadline).
@@ -13,7 +16,7 @@ pub mod plan;
 pub mod queue;
 pub mod run;
 
-pub use job::{Job, JobError, Unit};
-pub use plan::plan;
+pub use job::{Job, JobError, Task, Unit};
+pub use plan::{plan, plan_upgrade};
 pub use queue::{JobQueue, SqsQueue};
 pub use run::{Outcome, Runner, Totals};

@@ -16,6 +16,8 @@ pub enum PlanError {
     Job(#[from] JobError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Destination(#[from] ctparquet::inspect::InspectError),
 }
 
 /// The units of `scope` (a job's, see [`crate::Job::scope`]), ordered by day, then account, then region.
@@ -47,6 +49,22 @@ pub async fn plan(source: &Location, scope: &Scope) -> Result<Vec<Unit>, PlanErr
             });
         }
     }
+    units.sort_by(|a, b| (a.date, &a.account, &a.region).cmp(&(b.date, &b.account, &b.region)));
+    Ok(units)
+}
+
+/// The units of an upgrade over `scope`: every day the destination holds in it (its partitions,
+/// listed; the source plays no part), ordered as [`plan`]'s.
+pub async fn plan_upgrade(dest: &Location, scope: &Scope) -> Result<Vec<Unit>, PlanError> {
+    let mut units: Vec<Unit> = ctparquet::inspect::days(dest, scope)
+        .await?
+        .into_iter()
+        .map(|(account, region, date)| Unit {
+            date,
+            account,
+            region,
+        })
+        .collect();
     units.sort_by(|a, b| (a.date, &a.account, &a.region).cmp(&(b.date, &b.account, &b.region)));
     Ok(units)
 }

@@ -2,12 +2,16 @@
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use crate::job::Job;
+use serde::Serialize;
 
-/// A queue of jobs. SQS in production; the trait keeps callers independent of it.
+/// A queue of jobs ([`crate::Job`]s and [`crate::Task`]s). SQS in production; the trait keeps
+/// callers independent of it.
 pub trait JobQueue: Send + Sync {
     /// Send every job, one message each; an error names how many were not sent.
-    fn send(&self, jobs: &[Job]) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn send<T: Serialize + Sync>(
+        &self,
+        jobs: &[T],
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +51,7 @@ impl SqsQueue {
 }
 
 impl JobQueue for SqsQueue {
-    async fn send(&self, jobs: &[Job]) -> Result<(), QueueError> {
+    async fn send<T: Serialize + Sync>(&self, jobs: &[T]) -> Result<(), QueueError> {
         let fail = |sent: usize, reason: String| QueueError {
             queue: self.url.clone(),
             sent,

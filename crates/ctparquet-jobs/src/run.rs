@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use ctparquet::upgrade::{DayOutcome, UpgradeOptions};
 use ctparquet::{ConvertError, ConvertOptions, Location, NoProgress, Summary};
 use serde::Serialize;
 
@@ -70,8 +71,11 @@ pub struct Failure {
 /// What became of the units given to [`Runner::run`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
-    /// Converted (their days published).
+    /// Converted or upgraded (their days published).
     pub done: Vec<Unit>,
+    /// Upgrades only: days already in the current schema and form, left alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub current: Vec<Unit>,
     pub failed: Vec<Failure>,
     /// Not started, or stopped at the deadline before writing: to be re-enqueued.
     pub left: Vec<Unit>,
@@ -132,6 +136,59 @@ impl Runner<'_> {
                         error: error.to_string(),
                     });
                 }
+            }
+        }
+        outcome
+    }
+
+    /// Upgrade the days of `units` in place (see [`ctparquet::upgrade`]) in order, until done or
+    /// out of time. A day is not cut off: the deadline is checked before each, and one day's
+    /// upgrade is a rewrite of one day's files.
+    pub async fn upgrade(&self, units: Vec<Unit>) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut units = units.into_iter();
+        while let Some(unit) = units.next() {
+            if self.out_of_time() {
+                outcome.left.push(unit);
+                outcome.left.extend(units.by_ref());
+                break;
+            }
+            let mut opts = UpgradeOptions::following(self.options);
+            opts.scope = opts.scope.unit(unit.date, &unit.account, &unit.region);
+            let report = match ctparquet::upgrade::upgrade(self.dest, &opts).await {
+                Ok(report) => report,
+                Err(error) => {
+                    tracing::error!(%unit, %error, "upgrade failed");
+                    outcome.failed.push(Failure {
+                        unit,
+                        error: error.to_string(),
+                    });
+                    continue;
+                }
+            };
+            outcome.totals.events_written += report.events_upgraded;
+            // The unit's scope is one day of one account and region: one day at most.
+            match report.days.first() {
+                Some(day) if day.outcome == DayOutcome::Upgraded => {
+                    tracing::info!(%unit, events = day.events, "day upgraded");
+                    outcome.totals.days_written += 1;
+                    outcome.done.push(unit);
+                }
+                Some(day) if day.outcome != DayOutcome::Current => {
+                    let what = match day.outcome {
+                        DayOutcome::Refused => "refused",
+                        DayOutcome::Differs => "not replaced, the rewrite differs",
+                        _ => "busy",
+                    };
+                    let reason = day.reason.as_deref().unwrap_or("");
+                    tracing::error!(%unit, what, reason, "day not upgraded");
+                    outcome.failed.push(Failure {
+                        unit,
+                        error: format!("{what}: {reason}"),
+                    });
+                }
+                // Current, or no longer there.
+                _ => outcome.current.push(unit),
             }
         }
         outcome

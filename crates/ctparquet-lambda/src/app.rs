@@ -9,7 +9,7 @@ use ctparquet::{ConvertOptions, Location};
 use ctparquet_config::{LambdaSettings, convert_options};
 use ctparquet_jobs::job::scheduled_days;
 use ctparquet_jobs::run::Failure;
-use ctparquet_jobs::{Job, JobQueue, Outcome, Runner, SqsQueue, Unit, plan};
+use ctparquet_jobs::{Job, JobQueue, Outcome, Runner, SqsQueue, Task, Unit, plan, plan_upgrade};
 use lambda_runtime::{Context, Diagnostic};
 use serde::Serialize;
 use serde_json::Value;
@@ -47,6 +47,12 @@ pub struct Report {
     /// (account, region, day) units the job covered.
     pub units: usize,
     pub converted: Vec<Unit>,
+    /// Upgrades (absent for conversions): days rewritten in the current schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgraded: Option<Vec<Unit>>,
+    /// Upgrades (absent for conversions): days already current, left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<Vec<Unit>>,
     pub failed: Vec<Failure>,
     /// Units sent to the queue as messages of their own.
     pub fanned_out: usize,
@@ -130,12 +136,13 @@ impl App {
                 )
                 .ok_or_else(|| failure("InvalidEvent", "schedule time out of range"))?;
                 tracing::info!(%time, %from, %to, "scheduled conversion");
-                let report = self.execute(&Job::range(from, to), deadline).await;
+                let task = Task::Convert(Job::range(from, to));
+                let report = self.execute(&task, deadline).await;
                 self.answer("schedule", report, started)
             }
-            Invocation::Direct(job) => {
-                tracing::info!(job = ?job, "direct invocation");
-                let report = self.execute(&job, deadline).await;
+            Invocation::Direct(task) => {
+                tracing::info!(task = ?task, "direct invocation");
+                let report = self.execute(&task, deadline).await;
                 self.answer("direct", report, started)
             }
             Invocation::Sqs(event) => {
@@ -194,24 +201,31 @@ impl App {
                 .collect();
             return Err(failure(
                 "ConversionFailed",
-                format!("{} day(s) not converted: {}", days.len(), days.join("; ")),
+                format!("{} day(s) not done: {}", days.len(), days.join("; ")),
             ));
         }
         Ok(to_json(&report))
     }
 
-    /// Plan a job, then fan it out or run it here; work left at the deadline is re-enqueued.
-    pub async fn execute(&self, job: &Job, deadline: Instant) -> Result<Report> {
+    /// Plan a task, then fan it out or run it here; work left at the deadline is re-enqueued.
+    pub async fn execute(&self, task: &Task, deadline: Instant) -> Result<Report> {
         let (source, dest) = self.locations.as_ref().context(
             "this function has no CTPARQUET_SOURCE and CTPARQUET_DEST: it only transforms Firehose records",
         )?;
+        let job = task.job();
         let options = ConvertOptions {
             scope: job.scope(&self.options.scope)?,
             ..self.options.clone()
         };
-        let units = plan(source, &options.scope).await?;
+        // A conversion's days are those the source delivered; an upgrade's, those written.
+        let units = match task {
+            Task::Convert(_) => plan(source, &options.scope).await?,
+            Task::Upgrade(_) => plan_upgrade(dest, &options.scope).await?,
+        };
         let mut report = Report {
             units: units.len(),
+            upgraded: task.is_upgrade().then(Vec::new),
+            current: task.is_upgrade().then(Vec::new),
             ..Report::default()
         };
         let fan_out = match job.fanout {
@@ -223,7 +237,7 @@ impl App {
                 .queue
                 .as_ref()
                 .context("fan-out needs a queue: set CTPARQUET_QUEUE_URL")?;
-            let jobs: Vec<Job> = units.iter().map(Unit::job).collect();
+            let jobs: Vec<Task> = units.iter().map(|unit| task.for_unit(unit)).collect();
             queue.send(&jobs).await?;
             tracing::info!(messages = jobs.len(), queue = queue.url(), "fanned out");
             report.fanned_out = jobs.len();
@@ -237,17 +251,26 @@ impl App {
         };
         let Outcome {
             done,
+            current,
             failed,
             left,
             totals,
-        } = runner.run(units).await;
-        report.converted = done;
+        } = match task {
+            Task::Convert(_) => runner.run(units).await,
+            Task::Upgrade(_) => runner.upgrade(units).await,
+        };
+        if task.is_upgrade() {
+            report.upgraded = Some(done);
+            report.current = Some(current);
+        } else {
+            report.converted = done;
+        }
         report.failed = failed;
         report.totals = totals;
         if !left.is_empty() {
             match &self.queue {
                 Some(queue) => {
-                    let jobs: Vec<Job> = left.iter().map(Unit::job).collect();
+                    let jobs: Vec<Task> = left.iter().map(|unit| task.for_unit(unit)).collect();
                     queue.send(&jobs).await?;
                     tracing::warn!(units = left.len(), "out of time: the rest re-enqueued");
                     report.handed_back = left.len();
@@ -276,15 +299,15 @@ impl App {
             let id = message.message_id.clone().unwrap_or_default();
             let body = message.body.as_deref().unwrap_or("");
             let result: Result<()> = async {
-                let job = Job::parse(body).context("message body")?;
+                let task = Task::parse(body).context("message body")?;
                 if Instant::now() >= deadline {
                     // Not started: hand it back as a new message (no receive is spent on it).
                     let queue = self.queue.as_ref().context("out of time, and no queue")?;
-                    queue.send(std::slice::from_ref(&job)).await?;
+                    queue.send(std::slice::from_ref(&task)).await?;
                     enqueued += 1;
                     return Ok(());
                 }
-                let report = self.execute(&job, deadline).await?;
+                let report = self.execute(&task, deadline).await?;
                 enqueued += (report.fanned_out + report.handed_back) as u64;
                 outcome.totals += &report.totals;
                 if let Some(f) = report.failed.first() {

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use ctparquet_jobs::{Job, JobError};
+use ctparquet_jobs::{JobError, Task};
 use serde_json::Value;
 
 use crate::firehose::TransformEvent;
@@ -15,8 +15,8 @@ pub enum Invocation {
     Sqs(SqsEvent),
     /// A Firehose transformation batch (CloudWatch Logs subscription records).
     Firehose(TransformEvent),
-    /// A direct invocation with a job.
-    Direct(Job),
+    /// A direct invocation with a job (a conversion or an upgrade).
+    Direct(Task),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +55,6 @@ impl Invocation {
                 .map(Invocation::Firehose)
                 .map_err(shape("Firehose transformation"));
         }
-        Ok(Invocation::Direct(Job::parse(&payload.to_string())?))
+        Ok(Invocation::Direct(Task::parse(&payload.to_string())?))
     }
 }

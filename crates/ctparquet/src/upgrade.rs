@@ -58,6 +58,19 @@ impl UpgradeOptions {
             work_dir: None,
         }
     }
+
+    /// The upgrade to what conversions with `convert` write: their scope, Parquet options,
+    /// memory budget, lease wait and work folder.
+    pub fn following(convert: &ConvertOptions) -> Self {
+        UpgradeOptions {
+            scope: convert.scope.clone(),
+            parquet: convert.parquet.clone(),
+            dry_run: false,
+            lock_wait: convert.lock_wait,
+            memory_budget_bytes: convert.memory_budget_bytes,
+            work_dir: convert.work_dir.clone(),
+        }
+    }
 }
 
 /// A day of the destination and what became of it.
