@@ -328,7 +328,8 @@ pub struct TuningArgs {
     #[arg(long, help_heading = "Parquet", env = "CTPARQUET_NO_DICTIONARY")]
     pub no_dictionary: bool,
     /// JSON-valued columns (requestParameters, ...): text (plain strings every reader's string
-    /// and JSON functions take) or json (Parquet's JSON logical type).
+    /// and JSON functions take), json (Parquet's JSON logical type) or variant (Parquet VARIANT,
+    /// common members such as requestParameters.bucketName shredded into typed columns).
     #[arg(long, help_heading = "Parquet", env = "CTPARQUET_JSON_COLUMNS", value_enum, default_value_t = JsonColumnsArg::Text)]
     pub json_columns: JsonColumnsArg,
 }
@@ -341,6 +342,8 @@ pub enum JsonColumnsArg {
     Text,
     /// Parquet's JSON logical type (DuckDB: JSON; Polars 2.1: an extension type, not text).
     Json,
+    /// Parquet VARIANT, shredded for common members (DuckDB: VARIANT; see the README for others).
+    Variant,
 }
 
 impl From<JsonColumnsArg> for ctparquet::schema::JsonColumns {
@@ -348,6 +351,7 @@ impl From<JsonColumnsArg> for ctparquet::schema::JsonColumns {
         match arg {
             JsonColumnsArg::Text => ctparquet::schema::JsonColumns::Text,
             JsonColumnsArg::Json => ctparquet::schema::JsonColumns::Json,
+            JsonColumnsArg::Variant => ctparquet::schema::JsonColumns::Variant,
         }
     }
 }

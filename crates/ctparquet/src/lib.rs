@@ -10,7 +10,8 @@
 //! - [`aws`]: the standard AWS credential and region chain, for S3 through object_store;
 //! - [`source`]: discovery and reading of delivery files through any `object_store`;
 //! - `day`: sorting, de-duplication and spilling of one output day;
-//! - [`sink`]: Parquet encoding (`writer`: columns encoded on several threads); [`publish`]: a
+//! - [`sink`]: Parquet encoding (`writer`: columns encoded on several threads; [`variant`]: JSON
+//!   columns as Parquet VARIANT); [`publish`]: a
 //!   day's files put in place whole, one writer at a time;
 //! - [`convert`](mod@convert): the pipeline that ties them together, and its [`summary`];
 //! - [`verify`]: proof that a destination holds exactly the source events (`strays`: what
@@ -42,6 +43,7 @@ pub mod store;
 pub(crate) mod strays;
 pub mod summary;
 pub mod time;
+pub mod variant;
 pub mod verify;
 pub(crate) mod writer;
 

@@ -18,8 +18,12 @@ pub struct RebuildError {
     pub reason: String,
 }
 
-/// Rebuild every row of a batch of a table's schema.
+/// Rebuild every row of a batch of a table's schema (its JSON columns in any form).
 pub fn rebuild_batch(table: &Table, batch: &RecordBatch) -> Result<Vec<Value>, RebuildError> {
+    let batch = &crate::variant::to_text_batch(batch).map_err(|e| RebuildError {
+        row: 0,
+        reason: format!("a VARIANT column is not readable: {e}"),
+    })?;
     let top = StructArray::from(batch.clone());
     let unmapped = batch
         .column_by_name(UNMAPPED)

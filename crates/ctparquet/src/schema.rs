@@ -355,7 +355,7 @@ impl Table {
     pub fn file_schema(&self, json: JsonColumns) -> SchemaRef {
         match json {
             JsonColumns::Text => self.schema(),
-            JsonColumns::Json => build_schema(self.fields, json),
+            JsonColumns::Json | JsonColumns::Variant => build_schema(self.fields, json),
         }
     }
 
@@ -403,6 +403,9 @@ pub enum JsonColumns {
     /// Annotated with Parquet's JSON logical type (DuckDB types them JSON; Polars 2.1 reads an
     /// extension type its string functions refuse).
     Json,
+    /// Parquet VARIANT, binary-encoded, the members a day's documents share shredded into typed
+    /// columns (see [`crate::variant`]). `unmapped` stays text.
+    Variant,
 }
 
 impl JsonColumns {
@@ -411,6 +414,7 @@ impl JsonColumns {
         match self {
             JsonColumns::Text => "text",
             JsonColumns::Json => "json",
+            JsonColumns::Variant => "variant",
         }
     }
 
@@ -419,6 +423,7 @@ impl JsonColumns {
         match name {
             "text" => Some(JsonColumns::Text),
             "json" => Some(JsonColumns::Json),
+            "variant" => Some(JsonColumns::Variant),
             _ => None,
         }
     }
@@ -480,6 +485,9 @@ fn data_type(kind: Kind, json: JsonColumns) -> DataType {
 
 /// The Arrow field of a spec (every field is nullable: any of them may be absent).
 fn arrow_field(spec: &FieldSpec, json: JsonColumns) -> Field {
+    if spec.kind == Json && json == JsonColumns::Variant {
+        return crate::variant::field(spec.name);
+    }
     let field = Field::new(spec.name, data_type(spec.kind, json), true);
     if spec.kind == Json {
         json_field(field, json)
@@ -490,7 +498,8 @@ fn arrow_field(spec: &FieldSpec, json: JsonColumns) -> Field {
 
 fn json_field(field: Field, json: JsonColumns) -> Field {
     match json {
-        JsonColumns::Text => field,
+        // `unmapped` is text in the VARIANT form: it is read by `rebuild`, not queried.
+        JsonColumns::Text | JsonColumns::Variant => field,
         // The canonical `arrow.json` extension type makes the parquet writer annotate the column
         // with the JSON logical type.
         JsonColumns::Json => field.with_extension_type(arrow_schema::extension::Json::default()),

@@ -164,13 +164,11 @@ impl ParquetOptions {
         if !(self.bloom_filter_fpp > 0.0 && self.bloom_filter_fpp < 1.0) {
             return Err("bloom filter false-positive probability must be between 0 and 1".into());
         }
-        let leaves = table.leaf_paths();
-        let leaf_index = |name: &str| {
-            leaves
-                .iter()
-                .position(|p| p == name)
-                .expect("sort column is a leaf") as i32
-        };
+        // Leaves of the file's schema: a JSON column is one leaf as text and several as VARIANT
+        // (whose shredding, and so whose leaves, `encode_day` settles per day).
+        let file_schema = parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&table.file_schema(self.json_columns))
+            .map_err(|e| e.to_string())?;
         let mut builder = WriterProperties::builder()
             .set_compression(compression)
             .set_max_row_group_row_count(Some(self.row_group_rows))
@@ -181,18 +179,7 @@ impl ParquetOptions {
             })
             .set_dictionary_enabled(self.dictionary)
             .set_created_by(format!("ctparquet version {CONVERTER_VERSION}"))
-            .set_sorting_columns(Some(vec![
-                SortingColumn {
-                    column_idx: leaf_index(&table.time_path()),
-                    descending: false,
-                    nulls_first: true,
-                },
-                SortingColumn {
-                    column_idx: leaf_index(table.id),
-                    descending: false,
-                    nulls_first: true,
-                },
-            ]))
+            .set_sorting_columns(Some(sorting_columns(table, &file_schema)))
             .set_key_value_metadata(Some(vec![
                 KeyValue::new("ctparquet.version".into(), CONVERTER_VERSION.to_string()),
                 KeyValue::new(
@@ -212,7 +199,7 @@ impl ParquetOptions {
                     format!("{},{}", table.time_path(), table.id),
                 ),
             ]));
-        builder = column_encodings(table, builder);
+        builder = column_encodings(table, &file_schema, builder);
         let columns: Vec<String> = match &self.bloom_filter_columns {
             Some(columns) => columns.clone(),
             None => table
@@ -234,6 +221,42 @@ impl ParquetOptions {
     }
 }
 
+/// The rows' order (day field, then identity) as the leaves of a file schema.
+fn sorting_columns(
+    table: &Table,
+    file_schema: &parquet::schema::types::SchemaDescriptor,
+) -> Vec<SortingColumn> {
+    let leaf_index = |name: &str| {
+        let path = column_path(table, name).expect("sort columns are columns");
+        file_schema
+            .columns()
+            .iter()
+            .position(|c| c.path() == &path)
+            .expect("sort column is a leaf") as i32
+    };
+    [table.time_path().as_str(), table.id]
+        .into_iter()
+        .map(|name| SortingColumn {
+            column_idx: leaf_index(name),
+            descending: false,
+            nulls_first: true,
+        })
+        .collect()
+}
+
+/// `props` with the sorting columns of the file schema `schema` (a VARIANT day's own layout).
+fn with_sorting_columns(
+    table: &Table,
+    schema: &arrow::datatypes::SchemaRef,
+    props: WriterProperties,
+) -> Result<WriterProperties, SinkError> {
+    let descriptor = parquet::arrow::ArrowSchemaConverter::new().convert(schema)?;
+    Ok(props
+        .into_builder()
+        .set_sorting_columns(Some(sorting_columns(table, &descriptor)))
+        .build())
+}
+
 /// Dictionaries where they pay. JSON documents (requestParameters, responseElements, ...) repeat
 /// a lot but are long: a dictionary larger than the default 1 MiB page keeps them dictionary
 /// encoded for the whole row group instead of falling back to plain mid-chunk. Identifiers unique
@@ -244,6 +267,7 @@ impl ParquetOptions {
 /// truncates them, so a record with one 300 MB document cost 600 MB more to encode.
 fn column_encodings(
     table: &Table,
+    file_schema: &parquet::schema::types::SchemaDescriptor,
     mut builder: parquet::file::properties::WriterPropertiesBuilder,
 ) -> parquet::file::properties::WriterPropertiesBuilder {
     builder = builder
@@ -251,9 +275,17 @@ fn column_encodings(
     for spec in table.fields {
         let path = ColumnPath::from(spec.name);
         if matches!(spec.kind, Kind::Json) {
-            builder = builder
-                .set_column_dictionary_page_size_limit(path.clone(), JSON_DICTIONARY_BYTES)
-                .set_column_statistics_enabled(path, EnabledStatistics::None);
+            // As text, the column itself; as VARIANT, its binary leaves (`metadata`, `value`;
+            // shredded members, under `typed_value`, keep their statistics for pruning).
+            let documents = file_schema.columns().iter().map(|c| c.path()).filter(|p| {
+                let parts = p.parts();
+                parts[0] == spec.name && !parts.iter().any(|part| part == "typed_value")
+            });
+            for path in documents {
+                builder = builder
+                    .set_column_dictionary_page_size_limit(path.clone(), JSON_DICTIONARY_BYTES)
+                    .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+            }
         } else if table.unique_columns.contains(&spec.name) {
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
@@ -280,6 +312,8 @@ pub enum SinkError {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("staging file: {0}")]
     Io(#[from] std::io::Error),
+    #[error("JSON columns as VARIANT: {0}")]
+    Variant(#[from] arrow::error::ArrowError),
     #[error("{what}: {source}")]
     Store {
         what: String,
@@ -302,13 +336,27 @@ pub fn encode_day(
 ) -> Result<Vec<StagedPart>, SinkError> {
     let mut parts = Vec::new();
     let mut current: Option<(ParallelWriter<File>, PathBuf, u64)> = None;
+    let mut file_schema = table.file_schema(json_columns);
+    let mut props = props.clone();
+    // VARIANT: the day's shredding, chosen from its first rows, and the file layout it makes.
+    let mut shredding: Option<crate::variant::Shredding> = None;
     for batch in batches {
-        let batch = batch?;
+        let mut batch = batch?;
+        if json_columns == JsonColumns::Variant {
+            if shredding.is_none() {
+                let chosen = crate::variant::Shredding::infer(table, &batch);
+                file_schema = chosen.file_schema(table)?;
+                props = with_sorting_columns(table, &file_schema, props)?;
+                shredding = Some(chosen);
+            }
+            let shredding = shredding.as_ref().expect("chosen above");
+            batch = crate::variant::to_variant_batch(table, shredding, &batch, &file_schema)?;
+        }
         if current.is_none() {
             let path = staging.join(layout::part_file_name(parts.len()));
             let writer = ParallelWriter::try_new(
                 File::create(&path)?,
-                table.file_schema(json_columns),
+                file_schema.clone(),
                 props.clone(),
                 threads,
             )?;

@@ -154,6 +154,15 @@ fn upgrades_without_its_source_and_is_proved(fixture: &Path) {
 
 #[test]
 fn json_columns_move_between_text_and_json_both_ways() {
+    json_columns_move_between_text_and(JsonColumns::Json);
+}
+
+#[test]
+fn json_columns_move_between_text_and_variant_both_ways() {
+    json_columns_move_between_text_and(JsonColumns::Variant);
+}
+
+fn json_columns_move_between_text_and(form: JsonColumns) {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     generate(
@@ -176,14 +185,14 @@ fn json_columns_move_between_text_and_json_both_ways() {
     let original = work.path().join("original");
     copy_tree(&lake, &original);
 
-    let mut to_json = UpgradeOptions::new(every_day());
-    to_json.parquet.json_columns = JsonColumns::Json;
-    let report = run_upgrade(&lake, &to_json);
+    let mut to_form = UpgradeOptions::new(every_day());
+    to_form.parquet.json_columns = form;
+    let report = run_upgrade(&lake, &to_form);
     assert_eq!(report.count(DayOutcome::Upgraded), text.len(), "{report:?}");
     assert!(
         footer_values(&lake, "ctparquet.json_columns")
             .iter()
-            .all(|v| v.as_deref() == Some("json"))
+            .all(|v| v.as_deref() == Some(form.name()))
     );
     let proof = verify_against(&original, &lake);
     assert!(proof.passed(), "{:?}", proof.differences);
