@@ -82,6 +82,13 @@ pub struct Outcome {
     pub totals: Totals,
 }
 
+/// What is done to each unit.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Convert,
+    Upgrade,
+}
+
 /// Converts units from one source into one destination with the configured settings.
 pub struct Runner<'a> {
     pub source: &'a Location,
@@ -99,52 +106,18 @@ impl Runner<'_> {
 
     /// Convert `units` in order until done or out of time.
     pub async fn run(&self, units: Vec<Unit>) -> Outcome {
-        let mut outcome = Outcome::default();
-        let mut units = units.into_iter();
-        while let Some(unit) = units.next() {
-            if self.out_of_time() {
-                outcome.left.push(unit);
-                outcome.left.extend(units.by_ref());
-                break;
-            }
-            match self.run_one(&unit).await {
-                Ok(summary) => {
-                    outcome.totals += &Totals::from(&summary);
-                    if let Some(failed) = summary.failed_days.first() {
-                        outcome.failed.push(Failure {
-                            unit,
-                            error: failed.reason.clone(),
-                        });
-                    } else {
-                        tracing::info!(
-                            %unit,
-                            events = summary.events_written,
-                            files = summary.source_files_read,
-                            "day converted"
-                        );
-                        outcome.done.push(unit);
-                    }
-                }
-                Err(ConvertError::Deadline(_)) => {
-                    tracing::warn!(%unit, "out of time before the day was written; handed back");
-                    outcome.left.push(unit);
-                }
-                Err(error) => {
-                    tracing::error!(%unit, %error, "conversion failed");
-                    outcome.failed.push(Failure {
-                        unit,
-                        error: error.to_string(),
-                    });
-                }
-            }
-        }
-        outcome
+        self.each_in_time(units, Work::Convert).await
     }
 
     /// Upgrade the days of `units` in place (see [`ctparquet::upgrade`]) in order, until done or
     /// out of time. A day is not cut off: the deadline is checked before each, and one day's
     /// upgrade is a rewrite of one day's files.
     pub async fn upgrade(&self, units: Vec<Unit>) -> Outcome {
+        self.each_in_time(units, Work::Upgrade).await
+    }
+
+    /// Units in order; those not started by the deadline are left to be handed back.
+    async fn each_in_time(&self, units: Vec<Unit>, work: Work) -> Outcome {
         let mut outcome = Outcome::default();
         let mut units = units.into_iter();
         while let Some(unit) = units.next() {
@@ -153,45 +126,85 @@ impl Runner<'_> {
                 outcome.left.extend(units.by_ref());
                 break;
             }
-            let mut opts = UpgradeOptions::following(self.options);
-            opts.scope = opts.scope.unit(unit.date, &unit.account, &unit.region);
-            let report = match ctparquet::upgrade::upgrade(self.dest, &opts).await {
-                Ok(report) => report,
-                Err(error) => {
-                    tracing::error!(%unit, %error, "upgrade failed");
-                    outcome.failed.push(Failure {
-                        unit,
-                        error: error.to_string(),
-                    });
-                    continue;
-                }
-            };
-            outcome.totals.events_written += report.events_upgraded;
-            // The unit's scope is one day of one account and region: one day at most.
-            match report.days.first() {
-                Some(day) if day.outcome == DayOutcome::Upgraded => {
-                    tracing::info!(%unit, events = day.events, "day upgraded");
-                    outcome.totals.days_written += 1;
-                    outcome.done.push(unit);
-                }
-                Some(day) if day.outcome != DayOutcome::Current => {
-                    let what = match day.outcome {
-                        DayOutcome::Refused => "refused",
-                        DayOutcome::Differs => "not replaced, the rewrite differs",
-                        _ => "busy",
-                    };
-                    let reason = day.reason.as_deref().unwrap_or("");
-                    tracing::error!(%unit, what, reason, "day not upgraded");
-                    outcome.failed.push(Failure {
-                        unit,
-                        error: format!("{what}: {reason}"),
-                    });
-                }
-                // Current, or no longer there.
-                _ => outcome.current.push(unit),
+            match work {
+                Work::Convert => self.convert_unit(unit, &mut outcome).await,
+                Work::Upgrade => self.upgrade_unit(unit, &mut outcome).await,
             }
         }
         outcome
+    }
+
+    async fn convert_unit(&self, unit: Unit, outcome: &mut Outcome) {
+        match self.run_one(&unit).await {
+            Ok(summary) => {
+                outcome.totals += &Totals::from(&summary);
+                if let Some(failed) = summary.failed_days.first() {
+                    outcome.failed.push(Failure {
+                        unit,
+                        error: failed.reason.clone(),
+                    });
+                } else {
+                    tracing::info!(
+                        %unit,
+                        events = summary.events_written,
+                        files = summary.source_files_read,
+                        "day converted"
+                    );
+                    outcome.done.push(unit);
+                }
+            }
+            Err(ConvertError::Deadline(_)) => {
+                tracing::warn!(%unit, "out of time before the day was written; handed back");
+                outcome.left.push(unit);
+            }
+            Err(error) => {
+                tracing::error!(%unit, %error, "conversion failed");
+                outcome.failed.push(Failure {
+                    unit,
+                    error: error.to_string(),
+                });
+            }
+        }
+    }
+
+    async fn upgrade_unit(&self, unit: Unit, outcome: &mut Outcome) {
+        let mut opts = UpgradeOptions::following(self.options);
+        opts.scope = opts.scope.unit(unit.date, &unit.account, &unit.region);
+        let report = match ctparquet::upgrade::upgrade(self.dest, &opts).await {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::error!(%unit, %error, "upgrade failed");
+                outcome.failed.push(Failure {
+                    unit,
+                    error: error.to_string(),
+                });
+                return;
+            }
+        };
+        outcome.totals.events_written += report.events_upgraded;
+        // The unit's scope is one day of one account and region: one day at most.
+        match report.days.first() {
+            Some(day) if day.outcome == DayOutcome::Upgraded => {
+                tracing::info!(%unit, events = day.events, "day upgraded");
+                outcome.totals.days_written += 1;
+                outcome.done.push(unit);
+            }
+            Some(day) if day.outcome != DayOutcome::Current => {
+                let what = match day.outcome {
+                    DayOutcome::Refused => "refused",
+                    DayOutcome::Differs => "not replaced, the rewrite differs",
+                    _ => "busy",
+                };
+                let reason = day.reason.as_deref().unwrap_or("");
+                tracing::error!(%unit, what, reason, "day not upgraded");
+                outcome.failed.push(Failure {
+                    unit,
+                    error: format!("{what}: {reason}"),
+                });
+            }
+            // Current, or no longer there.
+            _ => outcome.current.push(unit),
+        }
     }
 
     async fn run_one(&self, unit: &Unit) -> Result<Summary, ConvertError> {
