@@ -45,7 +45,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests"
 cargo build --workspace --locked
-cargo test --workspace --locked
+# cargo-nextest (on this project's machines) runs the tests of every binary at once, where
+# `cargo test` runs one test binary after another; there are no doc tests to lose.
+if command -v cargo-nextest >/dev/null; then
+  cargo nextest run --workspace --locked --no-fail-fast --status-level fail --final-status-level slow
+else
+  cargo test --workspace --locked
+fi
 
 # Test tools built without optimisation: they serve a few requests, and a debug build of each
 # compiles in a fraction of the time. Their builds are kept in target/tools for the next run.
@@ -56,17 +62,20 @@ command -v s3s-fs >/dev/null ||
 command -v cargo-fuzz >/dev/null ||
   cargo install cargo-fuzz@0.13.2 --locked --debug --target-dir target/tools
 
+# Not in the background: on two cores, at low priority beside the Python tests it got few cycles
+# and the wheel test's build waited behind it (122 s); the whole run took no less.
 step "fuzzing the decoder"
 # The decoder fuzzed for a fixed number of runs (seeded from tests/data/real-cloudtrail).
 scripts/fuzz.sh
 
 # The deployable Lambda package for x86_64, built the way users build it (scripts/build-lambda.sh,
-# cargo-lambda from .venv); the Lambda tests run the binary inside it. Thin LTO over 16 codegen
-# units here: the same code and package, built on both cores, where the shipped zip's fat LTO
-# (the release workflow builds that one) ends in a link on one core.
+# cargo-lambda from .venv); the Lambda tests run the binary inside it. Without optimisation here:
+# the same code, linker and zip, built in ~150 s where the release profile's takes ~300 s on two
+# cores (the release workflow builds the shipped zips with it); the tests' days are small.
 step "the Lambda package"
 wait "$envs" || { cat target/python-envs.log >&2; exit 1; }
-CARGO_PROFILE_LAMBDA_LTO=thin CARGO_PROFILE_LAMBDA_CODEGEN_UNITS=16 scripts/build-lambda.sh x86_64
+CARGO_PROFILE_LAMBDA_OPT_LEVEL=0 CARGO_PROFILE_LAMBDA_LTO=false CARGO_PROFILE_LAMBDA_CODEGEN_UNITS=256 \
+  CARGO_PROFILE_LAMBDA_INCREMENTAL=false scripts/build-lambda.sh x86_64
 rm -rf target/lambda/package && mkdir -p target/lambda/package
 .venv/bin/python -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
   target/lambda/ctparquet-lambda-x86_64.zip target/lambda/package
@@ -79,5 +88,5 @@ chmod +x target/lambda/package/bootstrap
 step "Python tests"
 mkdir -p target/test-bin && cp target/debug/ctparquet target/test-bin/ctparquet
 CTPARQUET_BIN="$PWD/target/test-bin/ctparquet" CTPARQUET_LAMBDA_BIN="$PWD/target/lambda/package/bootstrap" \
-  .venv/bin/python -m pytest tests/python -q -n "$(nproc)" --dist load
+  .venv/bin/python -m pytest tests/python -q -n "$(nproc)" --dist load --durations=10
 step "done"
