@@ -147,17 +147,27 @@ const UPGRADE: &str = "upgrade";
 impl Task {
     /// Parse a message, naming what is wrong.
     pub fn parse(text: &str) -> Result<Task, JobError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| JobError::Malformed(e.to_string()))?;
-        match value.get(UPGRADE) {
-            None => Job::parse(text).map(Task::Convert),
-            Some(inner) if value.as_object().is_some_and(|o| o.len() == 1) => {
-                Job::parse(&inner.to_string()).map(Task::Upgrade)
+        let malformed = |e: serde_json::Error| JobError::Malformed(e.to_string());
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
+        let upgrade = match value.as_object_mut() {
+            Some(members) if members.contains_key(UPGRADE) => {
+                if members.len() > 1 {
+                    return Err(JobError::Malformed(
+                        "an upgrade is {\"upgrade\": {...job...}} with nothing beside it".into(),
+                    ));
+                }
+                members.remove(UPGRADE)
             }
-            Some(_) => Err(JobError::Malformed(
-                "an upgrade is {\"upgrade\": {...job...}} with nothing beside it".into(),
-            )),
-        }
+            _ => None,
+        };
+        let is_upgrade = upgrade.is_some();
+        let job: Job = serde_json::from_value(upgrade.unwrap_or(value)).map_err(malformed)?;
+        job.days()?;
+        Ok(if is_upgrade {
+            Task::Upgrade(job)
+        } else {
+            Task::Convert(job)
+        })
     }
 
     pub fn job(&self) -> &Job {

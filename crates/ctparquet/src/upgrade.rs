@@ -8,10 +8,9 @@
 //! as `convert` into a staging destination. The staged day is then proved against the old one
 //! (row by row in their common order, each rebuilt JSON-equal, as `verify` compares) and
 //! published with the same lease and switch as `convert`, only if the day's files are still
-//! those it was made from. A
-//! difference, or a day another run rewrote meanwhile, leaves the day as it was. Days whose files
-//! this tool did not write are refused, naming the files; days already current are left alone,
-//! byte for byte.
+//! those it was made from. A difference, or a day another run rewrote meanwhile, leaves the day
+//! as it was. Days whose files this tool did not write are refused, naming the files; days
+//! already current are left alone, byte for byte.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -61,6 +61,19 @@ fn verify_against(old: &Path, new: &Path) -> VerifyReport {
     })
 }
 
+/// Two generated days (2026-01-04 and 05) of account `A` in `regions`.
+fn generate_two_days(src: &Path, regions: &[&str], files_per_day: u32, events_per_file: u32) {
+    let opts = GenOptions {
+        accounts: vec![A.into()],
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+        days: 2,
+        files_per_day,
+        events_per_file,
+        ..Default::default()
+    };
+    generate(src, &opts).unwrap();
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -165,18 +178,7 @@ fn json_columns_move_between_text_and_variant_both_ways() {
 fn json_columns_move_between_text_and(form: JsonColumns) {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
-    generate(
-        &src,
-        &GenOptions {
-            accounts: vec![A.into()],
-            regions: vec!["us-east-1".into(), "eu-west-1".into()],
-            days: 2,
-            files_per_day: 8,
-            events_per_file: 30,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    generate_two_days(&src, &["us-east-1", "eu-west-1"], 8, 30);
     let lake = work.path().join("lake");
     let opts = ConvertOptions::days(date("2026-01-04"), date("2026-01-05"));
     convert(&src, &lake, &opts);
@@ -371,18 +373,7 @@ fn column_strings(dest: &Path, path: &str) -> Vec<Option<String>> {
 fn fields_of_a_new_cloudtrail_version_move_out_of_unmapped_when_the_schema_gains_them() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
-    generate(
-        &src,
-        &GenOptions {
-            accounts: vec![A.into()],
-            regions: vec!["us-east-1".into()],
-            days: 2,
-            files_per_day: 4,
-            events_per_file: 25,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    generate_two_days(&src, &["us-east-1"], 4, 25);
     for day in ["2026-01-04", "2026-01-05"] {
         let records = records_of_the_next_version(day, 7);
         write_delivery(&src, A, "us-east-1", date(day), "next.json.gz", &records);
