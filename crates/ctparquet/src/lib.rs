@@ -1,9 +1,9 @@
 //! ctparquet: AWS CloudTrail delivery files into day-collated, Hive-partitioned Parquet.
 //!
 //! The pieces, each in its own module:
-//! - [`schema`]: the tables (events of CloudTrail eventVersion 1.11, insights, aggregated);
-//! - [`decode`]: delivery file bytes into Arrow rows, exactly (nothing dropped; `gunzip`
-//!   inflates the files, `json` splits them without a DOM);
+//! - [`schema`], [`decode`], [`time`] (from the `ctparquet-decode` crate, which builds without
+//!   Parquet): the tables (events of CloudTrail eventVersion 1.11, insights, aggregated) and
+//!   delivery file bytes into Arrow rows, exactly (nothing dropped);
 //! - [`rebuild`]: a row back into its source record, the proof of exactness;
 //! - [`scope`]: the days, trails and table a run covers, and the window of folders of a day;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
@@ -29,20 +29,18 @@ pub mod aws;
 pub mod convert;
 pub(crate) mod day;
 pub(crate) mod debris;
-pub mod decode;
-pub(crate) mod gunzip;
-pub(crate) mod json;
+pub use ctparquet_decode::decode;
 pub mod layout;
 pub mod publish;
 pub mod rebuild;
-pub mod schema;
+pub use ctparquet_decode::schema;
 pub mod scope;
 pub mod sink;
 pub mod source;
 pub mod store;
 pub(crate) mod strays;
 pub mod summary;
-pub mod time;
+pub use ctparquet_decode::time;
 pub mod variant;
 pub mod verify;
 pub(crate) mod writer;

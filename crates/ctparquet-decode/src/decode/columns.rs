@@ -4,13 +4,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow::array::builder::NullBufferBuilder;
-use arrow::array::{
-    ArrayRef, BooleanBuilder, ListArray, RecordBatch, StringBuilder, StructArray,
-    TimestampMillisecondBuilder,
+use arrow_array::builder::{
+    BooleanBuilder, NullBufferBuilder, StringBuilder, TimestampMillisecondBuilder,
 };
-use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Fields};
+use arrow_array::{ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
 use crate::json::{
@@ -84,7 +83,7 @@ struct StructColumn {
 }
 
 struct ListColumn {
-    item_field: arrow::datatypes::FieldRef,
+    item_field: arrow_schema::FieldRef,
     offsets: Vec<i32>,
     validity: NullBufferBuilder,
     items: StructColumn,
@@ -452,7 +451,7 @@ impl EventBatchBuilder {
         // Give back what the builders reserved and did not use: rows are held until their day
         // is written, and the memory budget counts buffer capacity.
         for column in &mut columns {
-            arrow::array::Array::shrink_to_fit(column);
+            arrow_array::Array::shrink_to_fit(column);
         }
         self.rows = 0;
         RecordBatch::try_new(self.table.schema(), columns).expect("builders follow the schema")

@@ -8,9 +8,10 @@
 //! columns it has and leaving the rest null. Anything a record carries that this schema cannot hold
 //! exactly goes to the [`UNMAPPED`] column (see `decode`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
 /// The eventVersion this schema describes.
 pub const SCHEMA_EVENT_VERSION: &str = "1.11";
@@ -404,7 +405,7 @@ pub enum JsonColumns {
     /// extension type its string functions refuse).
     Json,
     /// Parquet VARIANT, binary-encoded, the members a day's documents share shredded into typed
-    /// columns (see [`crate::variant`]). `unmapped` stays text.
+    /// columns (see the library's `variant` module). `unmapped` stays text.
     Variant,
 }
 
@@ -486,7 +487,7 @@ fn data_type(kind: Kind, json: JsonColumns) -> DataType {
 /// The Arrow field of a spec (every field is nullable: any of them may be absent).
 fn arrow_field(spec: &FieldSpec, json: JsonColumns) -> Field {
     if spec.kind == Json && json == JsonColumns::Variant {
-        return crate::variant::field(spec.name);
+        return variant_field(spec.name);
     }
     let field = Field::new(spec.name, data_type(spec.kind, json), true);
     if spec.kind == Json {
@@ -494,6 +495,25 @@ fn arrow_field(spec: &FieldSpec, json: JsonColumns) -> Field {
     } else {
         field
     }
+}
+
+/// The Arrow field of a JSON-valued column written as Parquet VARIANT, not shredded: the
+/// canonical `arrow.parquet.variant` extension type over binary `metadata` and `value`, as
+/// arrow-rs' variant builder makes them (the library's `variant` module builds the arrays and
+/// tests that the two agree). Spelled out here so the decoder needs no Parquet.
+fn variant_field(name: &str) -> Field {
+    use arrow_schema::extension::{EXTENSION_TYPE_METADATA_KEY, EXTENSION_TYPE_NAME_KEY};
+    let parts = Fields::from(vec![
+        Field::new("metadata", DataType::Binary, false),
+        Field::new("value", DataType::Binary, false),
+    ]);
+    Field::new(name, DataType::Struct(parts), true).with_metadata(HashMap::from([
+        (
+            EXTENSION_TYPE_NAME_KEY.to_string(),
+            "arrow.parquet.variant".to_string(),
+        ),
+        (EXTENSION_TYPE_METADATA_KEY.to_string(), String::new()),
+    ]))
 }
 
 fn json_field(field: Field, json: JsonColumns) -> Field {

@@ -20,7 +20,7 @@ mod file;
 
 use std::ops::Range;
 
-use arrow::array::RecordBatch;
+use arrow_array::RecordBatch;
 
 pub use columns::EventBatchBuilder;
 use file::{Inflated, inflate_into};
@@ -189,7 +189,8 @@ pub fn decode_file(
 mod tests {
     use super::*;
     use crate::schema::{self, EVENTS};
-    use arrow::array::{Array, AsArray};
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
     use serde_json::value::RawValue;
 
     fn decode_one(record: &str) -> RecordBatch {
