@@ -8,7 +8,8 @@
 //! - [`scope`]: the days, trails and table a run covers, and the window of folders of a day;
 //! - [`layout`]: where CloudTrail puts files and where we put Parquet;
 //! - [`aws`]: the standard AWS credential and region chain, for S3 through object_store;
-//! - [`source`]: discovery and reading of delivery files through any `object_store`;
+//! - [`source`]: discovery and reading of delivery files through any `object_store`
+//!   ([`counting`]: the requests it costs, counted);
 //! - `day`: sorting, de-duplication and spilling of one output day;
 //! - [`sink`]: Parquet encoding (`writer`: columns encoded on several threads; [`variant`]: JSON
 //!   columns as Parquet VARIANT); [`publish`]: a
@@ -27,6 +28,7 @@ pub mod alloc;
 #[cfg(feature = "s3")]
 pub mod aws;
 pub mod convert;
+pub mod counting;
 pub(crate) mod day;
 pub(crate) mod debris;
 pub use ctparquet_decode::decode;

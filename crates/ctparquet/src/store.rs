@@ -151,6 +151,14 @@ impl Location {
         }
     }
 
+    /// The same prefix (and local folder) through another store: `store` wraps this one's.
+    pub fn with_store(&self, store: Arc<dyn ObjectStore>) -> Location {
+        Location {
+            store,
+            ..self.clone()
+        }
+    }
+
     /// An empty in-memory store, for tests.
     pub fn memory() -> Location {
         Location {

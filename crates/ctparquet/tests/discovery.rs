@@ -1,73 +1,19 @@
 //! A long range over sparse data costs what exists, not what the calendar spans: the date
-//! folders are found by listing years and months, counted here against a store that counts
-//! its listings.
+//! folders are found by listing years and months, counted here through the library's
+//! request-counting store.
 
 mod common;
 
-use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::*;
 use ctparquet::{ConvertOptions, Location, NoProgress};
-use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
-};
 use serde_json::json;
 
 const A: &str = "111122223333";
 const B: &str = "444455556666";
-
-/// A store that counts the listings made through it.
-#[derive(Debug)]
-struct Counting {
-    inner: LocalFileSystem,
-    listings: AtomicU64,
-}
-
-impl fmt::Display for Counting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Counting({})", self.inner)
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Counting {
-    async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> Result<PutResult> {
-        self.inner.put_opts(l, p, o).await
-    }
-    async fn put_multipart_opts(
-        &self,
-        l: &Path,
-        o: PutMultipartOptions,
-    ) -> Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(l, o).await
-    }
-    async fn get_opts(&self, l: &Path, o: GetOptions) -> Result<GetResult> {
-        self.inner.get_opts(l, o).await
-    }
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, Result<Path>>,
-    ) -> BoxStream<'static, Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.listings.fetch_add(1, Ordering::Relaxed);
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        self.listings.fetch_add(1, Ordering::Relaxed);
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(&self, from: &Path, to: &Path, o: CopyOptions) -> Result<()> {
-        self.inner.copy_opts(from, to, o).await
-    }
-}
 
 fn ev(id: &str, time: &str) -> serde_json::Value {
     json!({"eventVersion": "1.11", "eventID": id, "eventTime": time, "eventName": "GetObject"})
@@ -97,11 +43,8 @@ fn a_sparse_range_of_years_lists_what_exists() {
     let dest = work.path().join("out");
     let (from, to) = (date("2021-01-01"), date("2025-12-31"));
 
-    let counting = Arc::new(Counting {
-        inner: LocalFileSystem::new_with_prefix(&src).unwrap(),
-        listings: AtomicU64::new(0),
-    });
-    let source = Location::in_store(counting.clone(), Path::default(), "counted");
+    let local = Arc::new(LocalFileSystem::new_with_prefix(&src).unwrap());
+    let (source, requests) = Location::in_store(local, Path::default(), "counted").counted();
     let out = Location::local(dest.to_str().unwrap(), true).unwrap();
     let summary = ctparquet::runtime()
         .unwrap()
@@ -122,7 +65,7 @@ fn a_sparse_range_of_years_lists_what_exists() {
     // 1 + 1 + 1 + 1. Probing every day would take 2 x 1,826.
     let trails = 2;
     let bound = 5 + trails * (1 + 2 + 3 + 3);
-    let listings = counting.listings.load(Ordering::Relaxed);
+    let listings = requests.counts().list;
     assert!(listings <= bound, "{listings} listings, bound {bound}");
 
     // The same range converted day by day in one go gives the same output as the folders' own
