@@ -3,6 +3,7 @@ invoked with an EventBridge scheduled event, SQS batches and direct jobs, readin
 writing to an S3-compatible server (moto, HTTP on 127.0.0.1) that also serves SQS; DuckDB reads
 what it wrote."""
 
+import datetime
 import json
 import os
 import shutil
@@ -95,7 +96,7 @@ def test_scheduled_event_converts_yesterday(server, emulator, trail):
     assert ok, body
     assert body["failed"] == [] and body["fanned_out"] == 0
     assert {(u["account"], u["region"]) for u in body["converted"]} >= {(a, r) for a in ACCOUNTS for r in REGIONS}
-    assert {u["date"] for u in body["converted"]} == {"2026-01-31"}
+    assert {(u["from"], u["to"]) for u in body["converted"]} == {("2026-01-31", "2026-01-31")}
     # DuckDB over S3 sees exactly the CLI's events for that day, and nothing else.
     assert counts_by_day(server, "s3://lake/scheduled") == want
     # One EMF line with the numbers, and JSON log lines carrying the request id.
@@ -133,12 +134,14 @@ def test_a_large_job_fans_out_and_its_messages_convert(server, emulator, trail):
     with emulator.function(env(server, "s3://lake/fanout", CTPARQUET_QUEUE_URL=url, CTPARQUET_INLINE_MAX_UNITS=2)):
         ok, body = emulator.invoke(job)
         assert ok, body
-        units = len(ACCOUNTS) * len(REGIONS) * 3
+        # A unit per account and region, its three days together (one run reads each folder once).
+        units = len(ACCOUNTS) * len(REGIONS)
         assert body["units"] == units and body["fanned_out"] == units and body["converted"] == []
         received = drain(client, url)
         assert len(received) == units
         jobs = [json.loads(m["Body"]) for m in received]
-        assert all(len(j["accounts"]) == 1 and len(j["regions"]) == 1 and "date" in j for j in jobs)
+        assert all(len(j["accounts"]) == 1 and len(j["regions"]) == 1 for j in jobs)
+        assert all((j["from"], j["to"]) == ("2026-01-30", "2026-02-01") for j in jobs)
         # The queue's messages, delivered as SQS events, convert every unit.
         for i in range(0, len(received), 10):
             ok, body = emulator.invoke(sqs_event(received[i:i + 10]))
@@ -185,6 +188,57 @@ def test_backfill_enqueues_one_message_per_day(server, trail):
     assert len(jobs) == 31
     assert jobs[0] == {"date": "2026-01-01", "accounts": ["111122223333"]}
     assert jobs[-1]["date"] == "2026-01-31"
+
+
+def test_backfill_plans_units_of_consecutive_days_from_the_source(server, trail):
+    """`backfill SOURCE --plan` lists the source once (years, months, the folders that exist, for
+    their sizes) and cuts each trail's days into units; `--enqueue` sends one message per unit."""
+    e = dict(os.environ, **CREDENTIALS, AWS_ENDPOINT_URL=server.endpoint, AWS_ALLOW_HTTP="true")
+    account = ACCOUNTS[0]
+    args = [str(BIN), "backfill", "s3://logs/trail", "--from", "2025-12-01", "--to", "2026-03-31",
+            "--accounts", account]
+    out = subprocess.run(args + ["--plan", "--json"], env=e, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    planned = json.loads(out.stdout)
+    plan, requests = planned["plan"], planned["requests"]
+    assert plan["trails"] == len(REGIONS)
+    # The generated folders (Jan 30 .. Feb 2, and late deliveries after) follow one another: one
+    # unit per trail, from the day before the first folder, sized by the bytes it reads.
+    sizes = {}
+    for path in (trail["src"] / "AWSLogs" / account / "CloudTrail").rglob("*.json.gz"):
+        region = path.relative_to(trail["src"] / "AWSLogs" / account / "CloudTrail").parts[0]
+        sizes[region] = sizes.get(region, 0) + path.stat().st_size
+    units = {u["region"]: u for u in plan["units"]}
+    assert set(units) == set(REGIONS) and len(plan["units"]) == len(REGIONS)
+    for region, unit in units.items():
+        assert unit["from"] == "2026-01-29" and unit["account"] == account
+        assert unit["bytes"] == sizes[region]
+    assert plan["bytes"] == sum(sizes.values())
+    # Discovery (AWSLogs, organization, accounts, their folders), then per trail its region root,
+    # one year (2026; 2025 has no folder), one month, and each date folder: far from a listing
+    # per day and trail (2 x 121).
+    assert requests["list"] <= 12 + len(REGIONS) * (1 + 1 + 1 + plan["folders"] // len(REGIONS)), requests
+    assert requests["get"] == 0
+
+    # Units of one byte: a day that reads a folder the unit does not already read starts a unit;
+    # every day of the large unit is in exactly one small one.
+    out = subprocess.run(args + ["--plan", "--json", "--unit-bytes", "1"], env=e, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    small = json.loads(out.stdout)["plan"]["units"]
+    east = [u for u in small if u["region"] == "us-east-1"]
+    assert len(east) > 1
+
+    def days(unit):
+        first, last = (datetime.date.fromisoformat(unit[k]) for k in ("from", "to"))
+        return [first + datetime.timedelta(n) for n in range((last - first).days + 1)]
+    assert [d for u in east for d in days(u)] == days(units["us-east-1"])
+
+    client, url = queue(server, "backfill-units")
+    out = subprocess.run(args + ["--enqueue", url], env=e, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    jobs = sorted((json.loads(m["Body"]) for m in drain(client, url)), key=lambda j: j["regions"])
+    assert jobs == [{"from": units[r]["from"], "to": units[r]["to"], "accounts": [account], "regions": [r]}
+                    for r in sorted(REGIONS)]
 
 
 def footer_values(files, key):

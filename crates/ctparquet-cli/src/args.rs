@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use ctparquet::ConvertOptions;
 pub use ctparquet_config::convert_options;
 use ctparquet_config::{
-    DaysArgs, S3Args, S3WriteArgs, ScopeArgs, TableArg, TuningArgs, clean_list,
+    DaysArgs, S3Args, S3WriteArgs, ScopeArgs, TableArg, TuningArgs, clean_list, parse_nonzero_size,
 };
 use ctparquet_gen::GenOptions;
 
@@ -94,21 +94,32 @@ impl DestArg {
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
+    ctparquet backfill s3://trail-bucket --from 2025-01-01 --to 2025-12-31 --plan\n  \
+    ctparquet backfill s3://trail-bucket --from 2025-01-01 --to 2025-12-31 --enqueue https://sqs.eu-west-1.amazonaws.com/111122223333/ctparquet-jobs\n  \
     ctparquet backfill --from 2025-01-01 --to 2025-12-31 --enqueue https://sqs.eu-west-1.amazonaws.com/111122223333/ctparquet-jobs\n  \
     ctparquet backfill ./trail ./lake --from 2026-01-01 --to 2026-01-31 --accounts 111122223333")]
 pub struct BackfillArgs {
-    /// Folder (or bucket prefix) that holds AWSLogs/ (to convert here; not with --enqueue).
-    #[arg(required_unless_present = "enqueue", conflicts_with = "enqueue")]
+    /// Folder (or bucket prefix) that holds AWSLogs/: planned here (units of consecutive days of
+    /// an account and region, sized by the bytes they read). Without it, --enqueue sends a
+    /// message per day and the Lambda plans each.
+    #[arg(required_unless_present = "enqueue")]
     pub source: Option<String>,
-    /// Folder (or bucket prefix) to write under (to convert here; not with --enqueue).
-    #[arg(required_unless_present = "enqueue", conflicts_with = "enqueue")]
+    /// Folder (or bucket prefix) to write under (to convert here).
+    #[arg(required_unless_present_any = ["enqueue", "plan"], conflicts_with_all = ["enqueue", "plan"])]
     pub dest: Option<String>,
     #[command(flatten)]
     pub days: DaysArgs,
-    /// SQS queue URL of the ctparquet Lambda: send one message per day (with --accounts and
-    /// --regions if given) instead of converting here. Lateness and table are the Lambda's.
+    /// SQS queue URL of the ctparquet Lambda: send the units (or, without SOURCE, one message
+    /// per day) instead of converting here. Lateness and table are the Lambda's.
     #[arg(long)]
     pub enqueue: Option<String>,
+    /// Print the plan (units, their bytes, the requests planning took) and convert nothing.
+    #[arg(long, requires = "source", conflicts_with = "enqueue")]
+    pub plan: bool,
+    /// Compressed delivery bytes a unit reads at most (a day that alone reads more is a unit of
+    /// its own).
+    #[arg(long, default_value = "4GiB", value_parser = parse_nonzero_size, value_name = "SIZE")]
+    pub unit_bytes: u64,
     #[command(flatten)]
     pub tuning: TuningArgs,
     /// Print the outcome as JSON on stdout.
@@ -403,5 +414,21 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn backfill_units_default_to_the_planners_size() {
+        let cli = Cli::parse_from([
+            "ctparquet",
+            "backfill",
+            "src",
+            "--plan",
+            "--date",
+            "2026-01-05",
+        ]);
+        let Command::Backfill(args) = cli.command else {
+            panic!("backfill")
+        };
+        assert_eq!(args.unit_bytes, ctparquet_jobs::DEFAULT_UNIT_BYTES);
     }
 }

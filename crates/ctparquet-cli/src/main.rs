@@ -321,11 +321,7 @@ async fn enqueue_upgrades(
         .iter()
         .filter(|d| d.outcome == DayOutcome::WouldUpgrade)
         .map(|d| -> Result<Task> {
-            let unit = Unit {
-                date: d.date.parse()?,
-                account: d.account.clone(),
-                region: d.region.clone(),
-            };
+            let unit = Unit::day(d.date.parse()?, &d.account, &d.region);
             Ok(Task::Upgrade(unit.job()))
         })
         .collect::<Result<_>>()?;
@@ -371,7 +367,7 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         regions: scope.regions.clone(),
         ..Job::range(from, to)
     };
-    if let Some(url) = &args.enqueue {
+    if let (Some(url), None) = (&args.enqueue, &args.source) {
         let jobs = job.split_days()?;
         let queue = SqsQueue::from_env(url, args.s3.profile.as_deref()).await;
         queue.send(&jobs).await?;
@@ -388,6 +384,9 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if args.plan || args.enqueue.is_some() {
+        return plan_backfill(&args, &scope).await;
+    }
     let (Some(source), Some(dest)) = (&args.source, &args.dest) else {
         anyhow::bail!("give SOURCE and DEST to convert here, or --enqueue QUEUE_URL");
     };
@@ -402,7 +401,9 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         .await
         .context("opening DEST")?;
     let scope = &options.scope;
-    let units = ctparquet_jobs::plan(&source, scope).await?;
+    let units = ctparquet_jobs::plan(&source, scope, args.unit_bytes)
+        .await?
+        .units;
     if units.is_empty() {
         let folders = scope.table.folders;
         let found = ctparquet::source::discover(
@@ -426,7 +427,7 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         println!(
-            "{total} day(s) of an account and region: {} converted, {} failed; {} events written, {} files read",
+            "{total} unit(s) of days of an account and region: {} converted, {} failed; {} events written, {} files read",
             outcome.done.len(),
             outcome.failed.len(),
             outcome.totals.events_written,
@@ -441,6 +442,46 @@ async fn backfill(args: BackfillArgs) -> Result<ExitCode> {
     } else {
         exit::code(exit::BAD_INPUT)
     })
+}
+
+/// `backfill SOURCE --plan` and `backfill SOURCE --enqueue URL`: the units planned here from the
+/// source's listings (counted), printed or sent one message each.
+async fn plan_backfill(args: &BackfillArgs, scope: &ctparquet::Scope) -> Result<ExitCode> {
+    use ctparquet_jobs::{JobQueue, SqsQueue, Task};
+    let source = args.source.as_deref().expect("clap requires SOURCE");
+    let source = Location::parse(source, false, &args.s3.with_writes(&args.s3_writes))
+        .await
+        .context("opening SOURCE")?;
+    let (counted, requests) = source.counted();
+    let plan = ctparquet_jobs::plan(&counted, scope, args.unit_bytes).await?;
+    let requests = requests.counts();
+    if let Some(url) = &args.enqueue {
+        let tasks: Vec<Task> = plan.units.iter().map(|u| Task::Convert(u.job())).collect();
+        let queue = SqsQueue::from_env(url, args.s3.profile.as_deref()).await;
+        queue.send(&tasks).await?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"enqueued": tasks.len(), "queue": url, "bytes": plan.bytes})
+            );
+        } else {
+            println!(
+                "sent {} unit message(s) ({} .. {}, {}) to {url}",
+                tasks.len(),
+                scope.from(),
+                scope.to(),
+                ctparquet_jobs::plan::human_bytes(plan.bytes)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.json {
+        let out = serde_json::json!({"plan": plan, "requests": requests});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", plan.describe(scope, &requests));
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn upgrade(args: UpgradeArgs) -> Result<ExitCode> {

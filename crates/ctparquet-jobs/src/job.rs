@@ -203,29 +203,66 @@ impl Serialize for Task {
     }
 }
 
-/// One output day of one account and region: the unit of work, of fan-out and of retry.
+/// Consecutive output days of one account and region: the unit of work, of fan-out and of
+/// retry. Converted by one run, which reads each of their date folders once.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Unit {
-    pub date: NaiveDate,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
     pub account: String,
     pub region: String,
+    /// Compressed bytes of the delivery files the unit reads, as listed when it was planned
+    /// (`None`: not sized; short jobs are planned without listing their folders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 impl Unit {
+    /// One day of one account and region, not sized.
+    pub fn day(date: NaiveDate, account: &str, region: &str) -> Unit {
+        Unit {
+            from: date,
+            to: date,
+            account: account.to_owned(),
+            region: region.to_owned(),
+            bytes: None,
+        }
+    }
+
     /// The queue message that converts exactly this unit.
     pub fn job(&self) -> Job {
         Job {
-            date: Some(self.date),
             accounts: Some(vec![self.account.clone()]),
             regions: Some(vec![self.region.clone()]),
-            ..Job::default()
+            ..Job::range(self.from, self.to)
+        }
+    }
+
+    /// Its days, in order.
+    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + use<> {
+        let to = self.to;
+        self.from.iter_days().take_while(move |d| *d <= to)
+    }
+
+    /// The same account and region from `from` on (what is left after the days before it).
+    pub fn from_day(&self, from: NaiveDate) -> Unit {
+        Unit {
+            from,
+            bytes: None,
+            ..self.clone()
         }
     }
 }
 
 impl std::fmt::Display for Unit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} {}", self.account, self.region, self.date)
+        write!(f, "{} {} {}", self.account, self.region, self.from)?;
+        if self.to != self.from {
+            write!(f, "..{}", self.to)?;
+        }
+        Ok(())
     }
 }
 
@@ -293,26 +330,33 @@ mod tests {
 
     #[test]
     fn a_unit_round_trips_through_its_message() {
-        let unit = Unit {
-            date: d("2026-01-05"),
-            account: "111122223333".into(),
-            region: "eu-west-1".into(),
-        };
+        let unit = Unit::day(d("2026-01-05"), "111122223333", "eu-west-1");
         let text = serde_json::to_string(&unit.job()).unwrap();
         assert_eq!(
             text,
             r#"{"date":"2026-01-05","accounts":["111122223333"],"regions":["eu-west-1"]}"#
         );
         assert_eq!(Job::parse(&text).unwrap(), unit.job());
+        let days = Unit {
+            to: d("2026-01-09"),
+            ..unit
+        };
+        let text = serde_json::to_string(&days.job()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"from":"2026-01-05","to":"2026-01-09","accounts":["111122223333"],"regions":["eu-west-1"]}"#
+        );
+        assert_eq!(Job::parse(&text).unwrap().each_day().unwrap().len(), 5);
+        assert_eq!(
+            days.to_string(),
+            "111122223333 eu-west-1 2026-01-05..2026-01-09"
+        );
+        assert_eq!(days.from_day(d("2026-01-08")).days().count(), 2);
     }
 
     #[test]
     fn an_upgrade_is_a_job_under_upgrade_and_round_trips() {
-        let unit = Unit {
-            date: d("2026-01-05"),
-            account: "111122223333".into(),
-            region: "eu-west-1".into(),
-        };
+        let unit = Unit::day(d("2026-01-05"), "111122223333", "eu-west-1");
         let task = Task::Upgrade(Job::range(d("2026-01-01"), d("2026-01-31"))).for_unit(&unit);
         let text = serde_json::to_string(&task).unwrap();
         assert_eq!(

@@ -1,14 +1,21 @@
-//! Units converted one after another, each a day of one account and region, within a deadline.
+//! Units converted one after another, each consecutive days of one account and region, within a
+//! deadline.
 //!
 //! A unit only starts if the deadline (the invocation's end minus a margin) has not passed, and
 //! the conversion itself stops before reading further or writing once it passes
-//! ([`ctparquet::ConvertOptions::deadline`]), so a day is never cut off mid-write: units not
-//! finished are handed back in [`Outcome::left`] for the caller to re-enqueue.
+//! ([`ctparquet::ConvertOptions::deadline`]), so a day is never cut off mid-write: what is not
+//! finished (a unit from its first day not written) is handed back in [`Outcome::left`] for the
+//! caller to re-enqueue.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Instant;
 
+use chrono::NaiveDate;
+
+use ctparquet::summary::DayReport;
 use ctparquet::upgrade::{DayOutcome, UpgradeOptions};
-use ctparquet::{ConvertError, ConvertOptions, Location, NoProgress, Summary};
+use ctparquet::{ConvertError, ConvertOptions, Location, Progress, Summary};
 use serde::Serialize;
 
 use crate::job::Unit;
@@ -135,7 +142,8 @@ impl Runner<'_> {
     }
 
     async fn convert_unit(&self, unit: Unit, outcome: &mut Outcome) {
-        match self.run_one(&unit).await {
+        let written = DaysWritten::default();
+        match self.run_one(&unit, &written).await {
             Ok(summary) => {
                 outcome.totals += &Totals::from(&summary);
                 if let Some(failed) = summary.failed_days.first() {
@@ -154,8 +162,18 @@ impl Runner<'_> {
                 }
             }
             Err(ConvertError::Deadline(_)) => {
-                tracing::warn!(%unit, "out of time before the day was written; handed back");
-                outcome.left.push(unit);
+                // Days are published in order, but one before the last written may have been
+                // empty or failed: the rest starts at the first day not written (converting a
+                // written day again is wasted work, not a duplicate).
+                let written = written.0.into_inner().unwrap_or_else(|e| e.into_inner());
+                let rest = unit.days().find(|d| !written.contains(d));
+                match rest {
+                    Some(from) => {
+                        tracing::warn!(%unit, %from, "out of time before every day was written; the rest handed back");
+                        outcome.left.push(unit.from_day(from));
+                    }
+                    None => outcome.done.push(unit),
+                }
             }
             Err(error) => {
                 tracing::error!(%unit, %error, "conversion failed");
@@ -169,7 +187,9 @@ impl Runner<'_> {
 
     async fn upgrade_unit(&self, unit: Unit, outcome: &mut Outcome) {
         let mut opts = UpgradeOptions::following(self.options);
-        opts.scope = opts.scope.unit(unit.date, &unit.account, &unit.region);
+        opts.scope = opts
+            .scope
+            .unit(unit.from, unit.to, &unit.account, &unit.region);
         let report = match ctparquet::upgrade::upgrade(self.dest, &opts).await {
             Ok(report) => report,
             Err(error) => {
@@ -182,7 +202,7 @@ impl Runner<'_> {
             }
         };
         outcome.totals.events_written += report.events_upgraded;
-        // The unit's scope is one day of one account and region: one day at most.
+        // An upgrade's units are one day of one account and region (see `plan_upgrade`).
         match report.days.first() {
             Some(day) if day.outcome == DayOutcome::Upgraded => {
                 tracing::info!(%unit, events = day.events, "day upgraded");
@@ -207,10 +227,27 @@ impl Runner<'_> {
         }
     }
 
-    async fn run_one(&self, unit: &Unit) -> Result<Summary, ConvertError> {
+    async fn run_one(&self, unit: &Unit, written: &DaysWritten) -> Result<Summary, ConvertError> {
         let mut opts = self.options.clone();
-        opts.scope = opts.scope.unit(unit.date, &unit.account, &unit.region);
+        opts.scope = opts
+            .scope
+            .unit(unit.from, unit.to, &unit.account, &unit.region);
         opts.deadline = self.deadline;
-        ctparquet::convert(self.source, self.dest, &opts, &NoProgress).await
+        ctparquet::convert(self.source, self.dest, &opts, written).await
+    }
+}
+
+/// The days a conversion published (what of a unit stopped at the deadline is done).
+#[derive(Default)]
+struct DaysWritten(Mutex<BTreeSet<NaiveDate>>);
+
+impl Progress for DaysWritten {
+    fn day_written(&self, day: &DayReport) {
+        if let Ok(date) = day.date.parse() {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(date);
+        }
     }
 }

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use ctparquet::{ConvertOptions, Location, Scope};
 use ctparquet_gen::{GenOptions, generate};
-use ctparquet_jobs::{Job, Runner, plan};
+use ctparquet_jobs::{DEFAULT_UNIT_BYTES, Job, Plan, Runner, plan};
 
 /// A deployment's settings: every trail of the events table (the days are each job's).
 fn configured() -> Scope {
@@ -41,10 +41,17 @@ async fn units_plan_run_and_hand_back_at_the_deadline() {
         ..Job::range(d("2026-01-04"), d("2026-01-05"))
     };
     let scope = job.scope(&settings).unwrap();
-    let units = plan(&source, &scope).await.unwrap();
-    assert_eq!(units.len(), 4, "{units:?}");
+    let units = plan(&source, &scope, DEFAULT_UNIT_BYTES)
+        .await
+        .unwrap()
+        .units;
+    // A short job: a unit per trail (an account in two regions), both days in it.
+    assert_eq!(units.len(), 2, "{units:?}");
     assert!(units.iter().all(|u| u.account == "444455556666"));
-    assert_eq!(units[0].date, d("2026-01-04"));
+    assert_eq!(
+        (units[0].from, units[0].to),
+        (d("2026-01-04"), d("2026-01-05"))
+    );
 
     // A deadline already passed: nothing runs, everything is handed back, nothing written.
     let runner = Runner {
@@ -95,9 +102,14 @@ async fn a_long_job_has_units_only_where_folders_exist() {
     .unwrap();
     let source = Location::local(src.to_str().unwrap(), false).unwrap();
     let year = Job::range(d("2025-07-01"), d("2026-06-30"));
-    let units = plan(&source, &year.scope(&configured()).unwrap())
-        .await
-        .unwrap();
+    let plan = plan(
+        &source,
+        &year.scope(&configured()).unwrap(),
+        DEFAULT_UNIT_BYTES,
+    )
+    .await
+    .unwrap();
+    let units = &plan.units;
     // Units for the days whose window (the day and the next folder) holds a folder: the
     // folders the generator wrote (its 3 days and the late deliveries after them), and the
     // day before each.
@@ -118,23 +130,75 @@ async fn a_long_job_has_units_only_where_folders_exist() {
         .flat_map(|f| [f.pred_opt().unwrap(), *f])
         .collect();
     assert!(expected.len() < 15, "{expected:?}");
-    let days: std::collections::BTreeSet<_> = units
+    // One unit per run of consecutive days (the folders are small), sized by what it reads.
+    let runs: Vec<(NaiveDate, NaiveDate)> = expected.iter().fold(Vec::new(), |mut runs, day| {
+        match runs.last_mut() {
+            Some((_, to)) if to.succ_opt() == Some(*day) => *to = *day,
+            _ => runs.push((*day, *day)),
+        }
+        runs
+    });
+    let trail: Vec<_> = units
         .iter()
         .filter(|u| u.account == "111122223333" && u.region == "us-east-1")
-        .map(|u| u.date)
+        .map(|u| (u.from, u.to))
         .collect();
-    assert_eq!(days, expected);
-    assert!(units.len() < 4 * 15, "{} units", units.len());
+    assert_eq!(trail, runs);
+    assert!(units.len() < 4 * 3, "{units:?}");
+    let (date_folders, listed) = walk(&src);
+    assert_eq!((plan.trails, plan.folders), (4, date_folders));
+    assert_eq!(plan.bytes, listed);
+    assert_eq!(units.iter().map(|u| u.bytes.unwrap()).sum::<u64>(), listed);
     // Ordered by day, then account, then region, as short jobs are.
     let keys: Vec<_> = units
         .iter()
-        .map(|u| (u.date, u.account.clone(), u.region.clone()))
+        .map(|u| (u.from, u.account.clone(), u.region.clone()))
         .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
-    // A short job still has a unit for every day and trail.
+    // Small units: each day's folders are more than a unit may read, so each trail's days are
+    // cut into units, every needed day in exactly one.
+    let small = plan_with(&source, &year, 1).await;
+    let trail: Vec<_> = small
+        .units
+        .iter()
+        .filter(|u| u.account == "111122223333" && u.region == "us-east-1")
+        .collect();
+    assert!(trail.len() > 1);
+    let days: Vec<_> = trail.iter().flat_map(|u| u.days()).collect();
+    assert_eq!(days, expected.iter().copied().collect::<Vec<_>>());
+    // A short job is a unit per trail, not listed.
     let week = Job::range(d("2026-01-01"), d("2026-01-07"));
-    let week = week.scope(&configured()).unwrap();
-    assert_eq!(plan(&source, &week).await.unwrap().len(), 7 * 4);
+    let week = plan_with(&source, &week, DEFAULT_UNIT_BYTES).await;
+    assert_eq!(week.units.len(), 4);
+    assert!(
+        week.units
+            .iter()
+            .all(|u| u.days().count() == 7 && u.bytes.is_none())
+    );
+}
+
+async fn plan_with(source: &Location, job: &Job, unit_bytes: u64) -> Plan {
+    plan(source, &job.scope(&configured()).unwrap(), unit_bytes)
+        .await
+        .unwrap()
+}
+
+/// (folders holding files, bytes of those files) under `dir`.
+fn walk(dir: &std::path::Path) -> (usize, u64) {
+    let (mut folders, mut bytes, mut files) = (0, 0, false);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            let (f, b) = walk(&entry.path());
+            folders += f;
+            bytes += b;
+        } else {
+            files = true;
+            bytes += meta.len();
+        }
+    }
+    (folders + usize::from(files), bytes)
 }

@@ -9,7 +9,9 @@ use ctparquet::{ConvertOptions, Location};
 use ctparquet_config::{LambdaSettings, convert_options};
 use ctparquet_jobs::job::scheduled_days;
 use ctparquet_jobs::run::Failure;
-use ctparquet_jobs::{Job, JobQueue, Outcome, Runner, SqsQueue, Task, Unit, plan, plan_upgrade};
+use ctparquet_jobs::{
+    DEFAULT_UNIT_BYTES, Job, JobQueue, Outcome, Runner, SqsQueue, Task, Unit, plan, plan_upgrade,
+};
 use lambda_runtime::{Context, Diagnostic};
 use serde::Serialize;
 use serde_json::Value;
@@ -44,7 +46,7 @@ pub struct App {
 /// What one job came to: the response of direct and scheduled invocations.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
-    /// (account, region, day) units the job covered.
+    /// Units (consecutive days of an account and region) the job covered.
     pub units: usize,
     pub converted: Vec<Unit>,
     /// Upgrades (absent for conversions): days rewritten in the current schema.
@@ -219,7 +221,11 @@ impl App {
         };
         // A conversion's days are those the source delivered; an upgrade's, those written.
         let units = match task {
-            Task::Convert(_) => plan(source, &options.scope).await?,
+            Task::Convert(_) => {
+                plan(source, &options.scope, DEFAULT_UNIT_BYTES)
+                    .await?
+                    .units
+            }
             Task::Upgrade(_) => plan_upgrade(dest, &options.scope).await?,
         };
         let mut report = Report {

@@ -145,11 +145,12 @@ impl Scope {
         }
     }
 
-    /// One day of one trail of this scope (a unit of a job).
-    pub fn unit(&self, date: NaiveDate, account: &str, region: &str) -> Scope {
+    /// The days `from ..= to` of one trail of this scope (a unit of a job); a `to` before
+    /// `from` is taken as `from`.
+    pub fn unit(&self, from: NaiveDate, to: NaiveDate, account: &str, region: &str) -> Scope {
         Scope {
-            from: date,
-            to: date,
+            from,
+            to: to.max(from),
             accounts: Some(vec![account.to_owned()]),
             regions: Some(vec![region.to_owned()]),
             ..self.clone()
@@ -260,7 +261,12 @@ mod tests {
         assert_eq!(scope.narrowed(Some(&asked), None).accounts, Some(asked));
         let none = scope.narrowed(Some(&[]), None);
         assert!(none.excludes_every_trail());
-        let unit = scope.unit(date("2026-01-05"), "111111111111", "us-east-1");
+        let unit = scope.unit(
+            date("2026-01-05"),
+            date("2026-01-05"),
+            "111111111111",
+            "us-east-1",
+        );
         assert_eq!(
             (unit.from(), unit.to()),
             (date("2026-01-05"), date("2026-01-05"))

@@ -294,7 +294,7 @@ async fn upgrade_day(
     // Converted by the pipeline of `convert`, into a staging destination.
     let source = local(&work.path().join("source"), false)?;
     let staging = local(&work.path().join("staged"), true)?;
-    let mut scope = opts.scope.unit(date, account, region);
+    let mut scope = opts.scope.unit(date, date, account, region);
     scope.lateness_days = 0;
     let mut convert_opts = ConvertOptions::new(scope);
     convert_opts.parquet = opts.parquet.clone();
