@@ -47,7 +47,8 @@ data "aws_iam_policy_document" "converter" {
   }
 
   # GetObject: the footers of a day's parts (a day is never replaced by fewer rows), a day's lease
-  # held by another run, and the pending parts a several-file day is copied from.
+  # held by another run, the pending parts a several-file day is copied from, and the runs of a
+  # conversion saved at a deadline (_ctparquet/resume/, resumed by the next invocation).
   statement {
     sid       = "WriteDestination"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]

@@ -5,7 +5,8 @@
 //! the conversion itself stops before reading further or writing once it passes
 //! ([`ctparquet::ConvertOptions::deadline`]), so a day is never cut off mid-write: what is not
 //! finished (a unit from its first day not written) is handed back in [`Outcome::left`] for the
-//! caller to re-enqueue.
+//! caller to re-enqueue. Against a deadline a unit's conversion is resumable: the days it has
+//! open are saved under the destination and resumed by the run of what was handed back.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -146,17 +147,24 @@ impl Runner<'_> {
         match self.run_one(&unit, &written).await {
             Ok(summary) => {
                 outcome.totals += &Totals::from(&summary);
-                if let Some(failed) = summary.failed_days.first() {
+                let resume_from = summary.resume_from.as_deref().and_then(|d| d.parse().ok());
+                let failed = summary.failed_days.first();
+                if let Some(failed) = failed {
                     outcome.failed.push(Failure {
-                        unit,
+                        unit: unit.clone(),
                         error: failed.reason.clone(),
                     });
-                } else {
+                }
+                if let Some(from) = resume_from {
+                    // Saved at the deadline: the run of the rest resumes it.
+                    tracing::warn!(%unit, %from, events_saved = summary.events_saved, "out of time: saved, the rest handed back");
+                    outcome.left.push(unit.from_day(from));
+                } else if failed.is_none() {
                     tracing::info!(
                         %unit,
                         events = summary.events_written,
                         files = summary.source_files_read,
-                        "day converted"
+                        "unit converted"
                     );
                     outcome.done.push(unit);
                 }
@@ -233,6 +241,9 @@ impl Runner<'_> {
             .scope
             .unit(unit.from, unit.to, &unit.account, &unit.region);
         opts.deadline = self.deadline;
+        // Against a deadline, a unit's open days are saved rather than lost: a day larger than
+        // one invocation converts over several.
+        opts.resumable = self.deadline.is_some();
         ctparquet::convert(self.source, self.dest, &opts, written).await
     }
 }

@@ -178,6 +178,24 @@ impl DayBuffer {
         self.runs.len()
     }
 
+    /// The runs spilled to disk (or restored).
+    pub fn runs(&self) -> &[SpilledRun] {
+        &self.runs
+    }
+
+    /// Bytes of every batch pushed (spilled or not).
+    pub fn pushed_bytes(&self) -> usize {
+        self.pushed_bytes
+    }
+
+    /// Add the runs of a day restored from a saved conversion: `rows` rows in all, that took
+    /// `pushed_bytes` when they were pushed.
+    pub fn restore(&mut self, runs: Vec<SpilledRun>, rows: usize, pushed_bytes: usize) {
+        self.runs.extend(runs);
+        self.rows += rows;
+        self.pushed_bytes += pushed_bytes;
+    }
+
     /// Take the rows held in memory out of the day, to be written as a sorted run (by
     /// [`PendingRun::write`], on any thread) and handed back with [`DayBuffer::add_run`].
     #[cfg(test)]
@@ -276,13 +294,54 @@ pub struct PendingRun {
 pub struct SpilledRun {
     rows: tempfile::NamedTempFile,
     keys: tempfile::NamedTempFile,
+    /// Written by this process (not restored from a saved run): read back without validation.
+    own: bool,
 }
 
-/// Reads an IPC file this process wrote.
+impl SpilledRun {
+    /// The files of its rows and of its keys.
+    pub fn files(&self) -> (&FsPath, &FsPath) {
+        (self.rows.path(), self.keys.path())
+    }
+
+    /// A run written by another process (a conversion saved at its deadline), of `table`'s
+    /// rows: its schemas are checked now and its arrays validated as they are read.
+    pub fn restored(
+        table: &Table,
+        rows: tempfile::NamedTempFile,
+        keys: tempfile::NamedTempFile,
+    ) -> Result<SpilledRun, DayError> {
+        let run = SpilledRun {
+            rows,
+            keys,
+            own: false,
+        };
+        let schema = internal_schema(table);
+        let key_schema = schema.project(&key_columns(table))?;
+        let fits = |file, want: &arrow::datatypes::Schema| -> Result<(), DayError> {
+            let reader = open_ipc(file, false)?;
+            if reader.schema().fields() != want.fields() {
+                return Err(DayError::Arrow(ArrowError::SchemaError(
+                    "a saved run is not of this table's schema".into(),
+                )));
+            }
+            Ok(())
+        };
+        fits(&run.rows, &schema)?;
+        fits(&run.keys, &key_schema)?;
+        Ok(run)
+    }
+}
+
+/// Reads a run's IPC file; `own`: this process wrote it.
 fn open_ipc(
     file: &tempfile::NamedTempFile,
+    own: bool,
 ) -> Result<FileReader<BufReader<std::fs::File>>, DayError> {
     let reader = FileReader::try_new(BufReader::new(file.reopen()?), None)?;
+    if !own {
+        return Ok(reader);
+    }
     // SAFETY: the file was written by `PendingRun::write` from arrays this process built and
     // validated; reading it back need not check every offset and string again.
     Ok(unsafe { reader.with_skip_validation(true) })
@@ -331,7 +390,11 @@ impl PendingRun {
         }
         rows_out.finish()?;
         keys_out.finish()?;
-        Ok(SpilledRun { rows, keys })
+        Ok(SpilledRun {
+            rows,
+            keys,
+            own: true,
+        })
     }
 }
 
@@ -466,8 +529,8 @@ const HUGE_ROW_BYTES: usize = 16 * 1024 * 1024;
 impl Cursor {
     /// A cursor on a run's first non-empty batch, or `None` when there is none.
     fn run(run: SpilledRun, keys: &SortKeys) -> Result<Option<Cursor>, DayError> {
-        let mut key_reader = open_ipc(&run.keys)?;
-        let rows = open_ipc(&run.rows)?;
+        let mut key_reader = open_ipc(&run.keys, run.own)?;
+        let rows = open_ipc(&run.rows, run.own)?;
         for (index, batch) in key_reader.by_ref().enumerate() {
             let batch = batch?;
             if batch.num_rows() > 0 {

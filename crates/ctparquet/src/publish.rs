@@ -514,7 +514,7 @@ fn part_size(len: u64) -> usize {
         .max(UPLOAD_CHUNK)
 }
 
-async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
+pub(crate) async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
     let store_err = |source| store_err(dest, "writing", key)(source);
     let mut reader = tokio::fs::File::open(file).await?;
     let len = reader.metadata().await?.len();

@@ -111,8 +111,9 @@ pub enum OutsideReason {
 /// Totals and details of a conversion.
 ///
 /// Every event read is accounted for:
-/// `events_read == events_written + duplicates_dropped + sum(outside_range.events) +
-/// sum(failed_days.events_not_written)`. Events in bad files are not read (see `bad_files`).
+/// `events_read + events_resumed == events_written + duplicates_dropped +
+/// sum(outside_range.events) + sum(failed_days.events_not_written) + events_saved`. Events in
+/// bad files are not read (see `bad_files`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Summary {
     /// Things the user should know that did not stop the run (allow-list entries that match
@@ -157,6 +158,14 @@ pub struct Summary {
     /// chunk of decoded files: it exceeds the budget by at most one chunk before spilling).
     pub peak_held_bytes: u64,
     pub bytes_written: u64,
+    /// A resumable run stopped at its deadline: the first day not finished, from which a run of
+    /// the same trail resumes (see [`crate::ConvertOptions::resumable`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<String>,
+    /// Events of the days left open, saved with them to be written by the run that resumes.
+    pub events_saved: u64,
+    /// Events of the days this run resumed (read by an earlier run).
+    pub events_resumed: u64,
     pub seconds: f64,
     pub events_per_second: f64,
 }
@@ -169,8 +178,9 @@ impl Summary {
 
     /// The accounting identity above, checked.
     pub fn accounted_for(&self) -> bool {
-        self.events_read
-            == self.events_written
+        self.events_read + self.events_resumed
+            == self.events_saved
+                + self.events_written
                 + self.duplicates_dropped
                 + self.outside_range.iter().map(|d| d.events).sum::<u64>()
                 + self

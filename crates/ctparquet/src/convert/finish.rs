@@ -51,7 +51,10 @@ impl Conversion<'_> {
             day: label.clone(),
             source,
         };
-        self.check_deadline(trail)?;
+        // A resumable run decided before taking the day out of those it would save.
+        if !self.resumable {
+            self.check_deadline(trail)?;
+        }
         let (parts, merged, _staging) = if day.buffer.rows() == 0 {
             (Vec::new(), Merged::default(), None)
         } else {

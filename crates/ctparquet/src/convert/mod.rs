@@ -9,12 +9,15 @@
 //! finish     the day published under its lease (crate::publish), and reported
 //! ```
 //!
+//! `checkpoint` saves a unit's open days at its deadline and resumes them in the next run.
+//!
 //! Output day D of a trail holds the events whose eventTime falls on D, gathered from the date
 //! folders D ..= D + lateness ([`Scope::window`]). A range run reads each folder once, in date
 //! order, and finishes day D as soon as folder D + lateness has been read, so at most
 //! `lateness + 1` days are open.
 
 mod budget;
+mod checkpoint;
 mod encode;
 mod finish;
 mod listing;
@@ -72,6 +75,12 @@ pub struct ConvertOptions {
     /// written after it (a day already being written is finished). The run then fails with
     /// [`ConvertError::Deadline`]; days published before are complete, the others untouched.
     pub deadline: Option<Instant>,
+    /// At the deadline, save the days still open under DEST (`_ctparquet/resume/`) and return
+    /// with [`Summary::resume_from`] instead of failing; a run of the same trail from that day
+    /// resumes them, so a day larger than one run's time still finishes. A run stops only
+    /// once it has routed a chunk of files, so each makes progress. For a scope of one account
+    /// and region (a job's unit); others stop with [`ConvertError::Deadline`].
+    pub resumable: bool,
 }
 
 impl ConvertOptions {
@@ -89,6 +98,7 @@ impl ConvertOptions {
             work_dir: None,
             parquet: ParquetOptions::default(),
             deadline: None,
+            resumable: false,
         }
     }
 
@@ -132,6 +142,9 @@ pub enum ConvertError {
     /// The deadline passed before the run could finish (see [`ConvertOptions::deadline`]).
     #[error("stopped at the deadline before {0} was finished (nothing of it was written)")]
     Deadline(String),
+    /// Saving a stopped conversion, or resuming one (see [`ConvertOptions::resumable`]).
+    #[error("saved conversion: {0}")]
+    Checkpoint(String),
 }
 
 /// Hooks for showing progress; every method does nothing by default.
@@ -163,6 +176,8 @@ struct Conversion<'a> {
     /// The delivery files of the trail being converted, by their place in its sequence numbers
     /// (to name the files of conflicting duplicates).
     files_read: Vec<Path>,
+    /// Save the open days at the deadline instead of failing ([`ConvertOptions::resumable`]).
+    resumable: bool,
 }
 
 /// The cores this process may use.
@@ -232,6 +247,7 @@ pub async fn convert(
         reader,
         summary: Summary::default(),
         files_read: Vec::new(),
+        resumable: false,
     };
 
     let listing = listing::list(source, &opts.scope, &mut conversion.summary).await?;
@@ -241,6 +257,7 @@ pub async fn convert(
         seconds = started.elapsed().as_secs_f64(),
         "listed"
     );
+    conversion.resumable = opts.resumable && listing.trails.len() == 1;
     for (trail, folders) in listing.trails {
         conversion.trail(&trail, folders).await?;
     }
@@ -260,14 +277,31 @@ impl Conversion<'_> {
             .map(|d| (d, OpenDay::new(scope.table)))
             .collect();
         let mut outside = Outside::default();
-        let mut file_seq: u64 = 0;
         self.files_read.clear();
+        let mut saved = checkpoint::Saved::default();
+        if self.resumable {
+            let (found, restored) =
+                checkpoint::load(self.dest, scope, trail, self.work.path()).await?;
+            saved = found;
+            if let Some(restored) = restored {
+                days.extend(restored.days);
+                self.files_read = restored.files_read;
+                self.summary.events_resumed += restored.events;
+            }
+        }
+        // Files read by the run resumed are not read again; the others are numbered after them,
+        // as one run would have numbered them.
+        let already: std::collections::HashSet<Path> = self.files_read.iter().cloned().collect();
+        let mut file_seq = self.files_read.len() as u64;
+        // A resumable run stops only after routing a chunk: each run makes progress.
+        let mut progressed = false;
 
         for Folder {
             date: folder_date,
-            files,
+            mut files,
         } in folders
         {
+            files.retain(|f| !already.contains(&f.location));
             let mut folder = FolderProgress {
                 bytes: files.iter().map(|m| m.size).sum(),
                 converted: scope.contains(folder_date),
@@ -275,7 +309,10 @@ impl Conversion<'_> {
             };
             let mut chunks = self.reader.folder(folder_date, files);
             while let Some(item) = chunks.next().await {
-                self.check_deadline(trail)?;
+                if self.stops_here(trail, progressed)? {
+                    drop(chunks);
+                    return self.stop(trail, days, outside, saved).await;
+                }
                 // The read-ahead permits go when `reads` is dropped, once the rows are routed;
                 // the inflation permit once they are within the budget.
                 let Decoded {
@@ -303,6 +340,7 @@ impl Conversion<'_> {
                 self.keep_within_budget(&mut days, folder.rows_to_come())
                     .await?;
                 drop(inflation);
+                progressed = true;
             }
             tracing::debug!(folder = %folder_date, "folder read and routed");
             // Days up to `folder_date - lateness` have now seen every folder they read (folders
@@ -312,6 +350,9 @@ impl Conversion<'_> {
                 while let Some(entry) = days.first_entry()
                     && *entry.key() <= complete
                 {
+                    if self.stops_here(trail, progressed)? {
+                        return self.stop(trail, days, outside, saved).await;
+                    }
                     let (date, day) = entry.remove_entry();
                     self.finish_day(trail, date, day).await?;
                 }
@@ -319,8 +360,47 @@ impl Conversion<'_> {
         }
         // Days whose later folders are beyond the listing (none with the usual options).
         while let Some((date, day)) = days.pop_first() {
+            if self.stops_here(trail, progressed)? {
+                days.insert(date, day);
+                return self.stop(trail, days, outside, saved).await;
+            }
             self.finish_day(trail, date, day).await?;
         }
+        self.summary.outside_range.extend(outside.report(trail));
+        checkpoint::clear(self.dest, scope, trail, saved).await
+    }
+
+    /// Whether the run stops before its next step: past the deadline, a resumable run that has
+    /// made progress stops (`true`); one that is not resumable fails.
+    fn stops_here(&self, trail: &Trail, progressed: bool) -> Result<bool, ConvertError> {
+        if !self.resumable {
+            self.check_deadline(trail)?;
+            return Ok(false);
+        }
+        Ok(progressed && self.check_deadline(trail).is_err())
+    }
+
+    /// Stop a resumable run at the deadline: every open day's rows into runs, the runs and the
+    /// files read saved under DEST, and where to resume in the summary.
+    async fn stop(
+        &mut self,
+        trail: &Trail,
+        mut days: BTreeMap<NaiveDate, OpenDay>,
+        outside: Outside,
+        mut saved: checkpoint::Saved,
+    ) -> Result<(), ConvertError> {
+        let trim_above = self.memory.trim_above();
+        for day in days.values_mut() {
+            day.settle_spill(trim_above).await?;
+            if let Some(spilling) = day.start_spill(self.work.path(), usize::MAX) {
+                self.summary.count_spill(spilling);
+                day.settle_spill(trim_above).await?;
+            }
+        }
+        let scope = &self.opts.scope;
+        checkpoint::save(self.dest, scope, trail, &mut saved, &days, &self.files_read).await?;
+        self.summary.events_saved += days.values().map(|d| d.events).sum::<u64>();
+        self.summary.resume_from = days.keys().next().map(|d| crate::layout::iso_date(*d));
         self.summary.outside_range.extend(outside.report(trail));
         Ok(())
     }

@@ -1,0 +1,152 @@
+//! A day larger than one run's time still finishes: a resumable run saves its open days at the
+//! deadline and the next run of the same unit resumes them, and the Parquet is byte-for-byte
+//! what one run writes.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+use ctparquet::{ConvertOptions, Scope};
+use ctparquet_gen::{GenOptions, generate};
+
+const A: &str = "111122223333";
+const R: &str = "eu-west-1";
+
+fn unit(from: &str, to: &str) -> ConvertOptions {
+    let scope = Scope::days(date(from), date(to))
+        .unwrap()
+        .unit(date(from), date(to), A, R);
+    ConvertOptions::new(scope)
+}
+
+/// Every file under `dir` (relative path), the saved conversions' included.
+fn all_files(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(
+                    path.strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            accounts: vec![A.into()],
+            regions: vec![R.into()],
+            start: date("2026-01-04"),
+            days: 2,
+            // Several chunks of files a folder (small files are decoded 64 at a time), late
+            // deliveries into the next folders, and duplicates across files.
+            files_per_day: 150,
+            events_per_file: 8,
+            duplicate_fraction: 0.05,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+
+    let one = work.path().join("one");
+    let single = convert(&src, &one, &unit("2026-01-04", "2026-01-05"));
+    assert!(single.accounted_for() && single.days.len() == 2);
+
+    // A deadline already past: each run routes one chunk of files, saves what is open and
+    // says where to resume; the next run resumes from there, until one finishes.
+    let many = work.path().join("many");
+    let mut from = "2026-01-04".to_string();
+    let (mut runs, mut written) = (0, 0);
+    loop {
+        runs += 1;
+        assert!(runs < 100, "no progress");
+        let mut opts = unit(&from, "2026-01-05");
+        opts.deadline = Some(Instant::now());
+        opts.resumable = true;
+        let summary = convert(&src, &many, &opts);
+        assert!(summary.accounted_for(), "run {runs}: {summary:?}");
+        assert!(summary.failed_days.is_empty());
+        written += summary.events_written;
+        match summary.resume_from {
+            Some(day) => {
+                assert!(summary.events_saved > 0);
+                from = day;
+                // Nothing a reader would take for a day is there before the day is done.
+                let saved = all_files(&many);
+                assert!(
+                    saved
+                        .iter()
+                        .any(|f| f.starts_with("_ctparquet/resume/events/"))
+                );
+                assert!(saved.iter().filter(|f| f.ends_with(".parquet")).all(|f| {
+                    single
+                        .days
+                        .iter()
+                        .any(|d| f.contains(&format!("day={}", &d.date[8..])))
+                }));
+            }
+            None => break,
+        }
+    }
+    assert!(runs > 5, "{runs} runs");
+    assert_eq!(written, single.events_written);
+    assert_eq!(snapshot(&many), snapshot(&one));
+    // Once done, the saved conversion is gone.
+    let left: Vec<_> = all_files(&many)
+        .into_iter()
+        .filter(|f| f.starts_with("_ctparquet"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_saved_conversion_of_other_days_is_not_resumed_and_is_cleared() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            accounts: vec![A.into()],
+            regions: vec![R.into()],
+            start: date("2026-01-04"),
+            days: 1,
+            files_per_day: 150,
+            events_per_file: 8,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let dest = work.path().join("dest");
+    let mut opts = unit("2026-01-04", "2026-01-04");
+    opts.deadline = Some(Instant::now());
+    opts.resumable = true;
+    let stopped = convert(&src, &dest, &opts);
+    assert_eq!(stopped.resume_from.as_deref(), Some("2026-01-04"));
+
+    // A run of other days (here: a longer range) converts from the start and clears it.
+    let mut other = unit("2026-01-04", "2026-01-06");
+    other.resumable = true;
+    let summary = convert(&src, &dest, &other);
+    assert!(summary.resume_from.is_none() && summary.events_resumed == 0);
+    assert!(summary.accounted_for());
+    let reference = work.path().join("reference");
+    convert(&src, &reference, &unit("2026-01-04", "2026-01-06"));
+    assert_eq!(snapshot(&dest), snapshot(&reference));
+    assert!(!all_files(&dest).iter().any(|f| f.starts_with("_ctparquet")));
+}
