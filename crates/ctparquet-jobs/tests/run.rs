@@ -202,3 +202,86 @@ fn walk(dir: &std::path::Path) -> (usize, u64) {
     }
     (folders + usize::from(files), bytes)
 }
+
+#[tokio::test]
+async fn a_unit_longer_than_its_deadline_is_handed_back_until_it_finishes() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate(
+        &src,
+        &GenOptions {
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into()],
+            days: 2,
+            files_per_day: 200,
+            events_per_file: 10,
+            duplicate_fraction: 0.05,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let source = Location::local(src.to_str().unwrap(), false).unwrap();
+    let job = Job::range(d("2026-01-04"), d("2026-01-05"));
+    let scope = job.scope(&configured()).unwrap();
+    let units = plan(&source, &scope, DEFAULT_UNIT_BYTES)
+        .await
+        .unwrap()
+        .units;
+    assert_eq!(units.len(), 1);
+    let options = ConvertOptions::new(scope);
+
+    // One run with time enough: the reference.
+    let one = work.path().join("one");
+    let runner_dest = Location::local(one.to_str().unwrap(), true).unwrap();
+    let runner = Runner {
+        source: &source,
+        dest: &runner_dest,
+        options: &options,
+        deadline: None,
+    };
+    assert_eq!(runner.run(units.clone()).await.done, units);
+
+    // Invocations of a few milliseconds each: every one starts the unit (its deadline has not
+    // passed when it starts), saves what it has open and hands back the rest, which the next
+    // one resumes.
+    let many = work.path().join("many");
+    let dest = Location::local(many.to_str().unwrap(), true).unwrap();
+    let (mut pending, mut invocations) = (units.clone(), 0);
+    while !pending.is_empty() {
+        invocations += 1;
+        assert!(invocations < 200, "no progress: {pending:?}");
+        let runner = Runner {
+            source: &source,
+            dest: &dest,
+            options: &options,
+            deadline: Some(std::time::Instant::now() + std::time::Duration::from_millis(5)),
+        };
+        let outcome = runner.run(pending).await;
+        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+        pending = outcome.left;
+    }
+    assert!(invocations > 2, "{invocations} invocations");
+    let files = |dir: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(next) = stack.pop() {
+            for entry in std::fs::read_dir(&next).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let name = path
+                        .strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string();
+                    out.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    // The same Parquet, byte for byte, and nothing else left behind.
+    assert_eq!(files(&many), files(&one));
+}
