@@ -22,6 +22,16 @@ impl Conversion<'_> {
         date: NaiveDate,
         mut day: OpenDay,
     ) -> Result<(), ConvertError> {
+        // No event, and nothing in DEST to replace or keep: nothing to publish.
+        if day.events == 0
+            && day.failed.is_none()
+            && self
+                .dest_days
+                .as_ref()
+                .is_some_and(|held| !held.contains(&date))
+        {
+            return Ok(());
+        }
         day.settle_spill(self.memory.trim_above()).await?;
         // A day that spilled merges a batch of every run beside the rows still in memory: past
         // the budget, those rows become a run too, so the merge holds little more than a batch

@@ -142,6 +142,9 @@ pub enum ConvertError {
     /// The deadline passed before the run could finish (see [`ConvertOptions::deadline`]).
     #[error("stopped at the deadline before {0} was finished (nothing of it was written)")]
     Deadline(String),
+    /// The destination's days could not be listed.
+    #[error("listing the destination: {0}")]
+    Destination(String),
     /// Saving a stopped conversion, or resuming one (see [`ConvertOptions::resumable`]).
     #[error("saved conversion: {0}")]
     Checkpoint(String),
@@ -178,6 +181,10 @@ struct Conversion<'a> {
     files_read: Vec<Path>,
     /// Save the open days at the deadline instead of failing ([`ConvertOptions::resumable`]).
     resumable: bool,
+    /// The days of the trail being converted that DEST holds, for a long range: its days that
+    /// bring no event and are not there are not published (nothing to write or replace), so
+    /// a sparse range of years costs its days with data, not every day of the calendar.
+    dest_days: Option<std::collections::BTreeSet<NaiveDate>>,
 }
 
 /// The cores this process may use.
@@ -248,6 +255,7 @@ pub async fn convert(
         summary: Summary::default(),
         files_read: Vec::new(),
         resumable: false,
+        dest_days: None,
     };
 
     let listing = listing::list(source, &opts.scope, &mut conversion.summary).await?;
@@ -278,6 +286,14 @@ impl Conversion<'_> {
             .collect();
         let mut outside = Outside::default();
         self.files_read.clear();
+        self.dest_days = None;
+        if scope.day_count() > crate::source::PROBE_DAYS_AT_MOST {
+            let trail_scope = scope.unit(scope.from(), scope.to(), &trail.account, &trail.region);
+            let held = crate::inspect::days(self.dest, &trail_scope)
+                .await
+                .map_err(|e| ConvertError::Destination(e.to_string()))?;
+            self.dest_days = Some(held.into_iter().map(|(_, _, day)| day).collect());
+        }
         let mut saved = checkpoint::Saved::default();
         if self.resumable {
             let (found, restored) =
