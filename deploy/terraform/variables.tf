@@ -180,7 +180,7 @@ variable "ephemeral_storage" {
 variable "compression" {
   description = "Parquet compression: zstd[:LEVEL], gzip[:LEVEL], snappy, lz4 or none."
   type        = string
-  default     = "zstd:3"
+  default     = "zstd:1"
 }
 
 variable "queue_batch_size" {

@@ -295,7 +295,7 @@ pub struct TuningArgs {
         long,
         help_heading = "Parquet",
         env = "CTPARQUET_COMPRESSION",
-        default_value = "zstd:3"
+        default_value = "zstd:1"
     )]
     pub compression: Codec,
     /// Rows per row group at most.

@@ -19,6 +19,11 @@ use crate::writer::ParallelWriter;
 /// The version written into every file's metadata.
 pub const CONVERTER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The zstd level by default. On CloudTrail's columns (pages of ids, ARNs and JSON documents)
+/// level 1 wrote 1-2% smaller files than level 3 in ~10% less CPU (docs/benchmarks.md); higher
+/// levels are there for those who trade time for bytes.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
 /// A compression codec and its level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -45,7 +50,7 @@ impl std::str::FromStr for Codec {
             None => (s, None),
         };
         match (name.to_ascii_lowercase().as_str(), level) {
-            ("zstd", l) => Ok(Codec::Zstd(l.unwrap_or(3))),
+            ("zstd", l) => Ok(Codec::Zstd(l.unwrap_or(DEFAULT_ZSTD_LEVEL))),
             ("gzip", l) => Ok(Codec::Gzip(l.unwrap_or(6) as u32)),
             ("snappy", None) => Ok(Codec::Snappy),
             ("lz4", None) => Ok(Codec::Lz4),
@@ -105,7 +110,7 @@ pub struct ParquetOptions {
 impl Default for ParquetOptions {
     fn default() -> Self {
         ParquetOptions {
-            compression: Codec::Zstd(3),
+            compression: Codec::Zstd(DEFAULT_ZSTD_LEVEL),
             row_group_rows: 128 * 1024,
             target_file_bytes: u64::MAX,
             statistics: Statistics::Page,
@@ -388,7 +393,7 @@ mod tests {
 
     #[test]
     fn codecs_parse() {
-        assert_eq!("zstd".parse::<Codec>(), Ok(Codec::Zstd(3)));
+        assert_eq!("zstd".parse::<Codec>(), Ok(Codec::Zstd(DEFAULT_ZSTD_LEVEL)));
         assert_eq!("zstd:9".parse::<Codec>(), Ok(Codec::Zstd(9)));
         assert_eq!("none".parse::<Codec>(), Ok(Codec::Uncompressed));
         assert!("brotli".parse::<Codec>().is_err());
