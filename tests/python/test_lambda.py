@@ -166,6 +166,51 @@ def test_work_left_at_the_deadline_is_handed_back_not_cut_off(server, emulator, 
     assert listed.get("KeyCount", 0) == 0
 
 
+def test_a_day_longer_than_an_invocation_is_saved_and_resumed(server, emulator, tmp_path):
+    """Invocations with about a second each (the emulator gives 600 s; the margin takes 599):
+    each starts the day, saves it at its deadline and hands the rest back over the queue; the
+    messages resume it until it is written, byte for byte as by one invocation with time."""
+    src = tmp_path / "src"
+    ctparquet("gen", src, "--accounts", "222233334444", "--regions", "eu-west-1", "--start", "2026-03-10",
+              "--days", 1, "--files-per-day", 400, "--events-per-file", 40)
+    client = server.client()
+    for bucket in ("logs", "lake"):
+        if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+            client.create_bucket(Bucket=bucket)
+    upload_tree(client, src, "logs", "bigday")
+    job = {"date": "2026-03-10", "fanout": False}
+    with emulator.function(env(server, "s3://lake/bigday-ref", CTPARQUET_SOURCE="s3://logs/bigday")):
+        ok, body = emulator.invoke(job)
+        assert ok and body["handed_back"] == 0 and len(body["converted"]) == 1, body
+    queue_client, url = queue(server, "resume")
+    short = env(server, "s3://lake/bigday", CTPARQUET_SOURCE="s3://logs/bigday", CTPARQUET_QUEUE_URL=url,
+                CTPARQUET_DEADLINE_MARGIN_SECS=599)
+    invocations, saved = 0, 0
+    with emulator.function(short):
+        ok, body = emulator.invoke(job)
+        assert ok and body["failed"] == [], body
+        while True:
+            invocations += 1
+            assert invocations < 80, "no progress"
+            saved += any(k.startswith("_ctparquet/resume/") for k in download_keys(client, "lake", "bigday"))
+            received = drain(queue_client, url)
+            if not received:
+                break
+            # What was handed back is the rest of the unit, from its first day not written.
+            assert [json.loads(m["Body"])["date"] for m in received] == ["2026-03-10"]
+            ok, body = emulator.invoke(sqs_event(received))
+            assert ok and body["batchItemFailures"] == [], body
+    assert invocations > 2 and saved > 0, (invocations, saved)
+    written = download_prefix(client, "lake", "bigday")
+    assert written == download_prefix(client, "lake", "bigday-ref")
+    assert not [k for k in written if k.startswith("_ctparquet")]
+
+
+def download_keys(client, bucket, prefix):
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")
+    return [o["Key"][len(prefix) + 1:] for o in listed.get("Contents", [])]
+
+
 def test_bad_events_and_settings_are_named(server, emulator, trail, tmp_path):
     with emulator.function(env(server, "s3://lake/bad")):
         ok, body = emulator.invoke({"from": "2026-02-01", "to": "2026-01-01"})
