@@ -145,7 +145,13 @@ async fn a_long_job_has_units_only_where_folders_exist() {
         .collect();
     assert_eq!(trail, runs);
     assert!(units.len() < 4 * 3, "{units:?}");
-    let (date_folders, listed) = walk(&src);
+    let files = files_under(&src);
+    let date_folders = files
+        .iter()
+        .map(|(name, _)| std::path::Path::new(name).parent().unwrap().to_path_buf())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let listed: u64 = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
     assert_eq!((plan.trails, plan.folders), (4, date_folders));
     assert_eq!(plan.bytes, listed);
     assert_eq!(units.iter().map(|u| u.bytes.unwrap()).sum::<u64>(), listed);
@@ -185,22 +191,27 @@ async fn plan_with(source: &Location, job: &Job, unit_bytes: u64) -> Plan {
         .unwrap()
 }
 
-/// (folders holding files, bytes of those files) under `dir`.
-fn walk(dir: &std::path::Path) -> (usize, u64) {
-    let (mut folders, mut bytes, mut files) = (0, 0, false);
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        if meta.is_dir() {
-            let (f, b) = walk(&entry.path());
-            folders += f;
-            bytes += b;
-        } else {
-            files = true;
-            bytes += meta.len();
+/// Every file under `dir` (relative path and bytes), sorted.
+fn files_under(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
         }
     }
-    (folders + usize::from(files), bytes)
+    out.sort();
+    out
 }
 
 #[tokio::test]
@@ -261,27 +272,6 @@ async fn a_unit_longer_than_its_deadline_is_handed_back_until_it_finishes() {
         pending = outcome.left;
     }
     assert!(invocations > 2, "{invocations} invocations");
-    let files = |dir: &std::path::Path| -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(next) = stack.pop() {
-            for entry in std::fs::read_dir(&next).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    let name = path
-                        .strip_prefix(dir)
-                        .unwrap()
-                        .to_string_lossy()
-                        .to_string();
-                    out.push((name, std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        out
-    };
     // The same Parquet, byte for byte, and nothing else left behind.
-    assert_eq!(files(&many), files(&one));
+    assert_eq!(files_under(&many), files_under(&one));
 }

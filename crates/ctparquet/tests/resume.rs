@@ -43,19 +43,16 @@ fn all_files(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
-    let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
+/// `days` days of the unit's trail from 2026-01-04: several chunks of files a folder (small
+/// files are decoded 64 at a time), late deliveries into the next folders, duplicates.
+fn generate_trail(src: &std::path::Path, days: u32) {
     generate(
-        &src,
+        src,
         &GenOptions {
             accounts: vec![A.into()],
             regions: vec![R.into()],
             start: date("2026-01-04"),
-            days: 2,
-            // Several chunks of files a folder (small files are decoded 64 at a time), late
-            // deliveries into the next folders, and duplicates across files.
+            days,
             files_per_day: 150,
             events_per_file: 8,
             duplicate_fraction: 0.05,
@@ -63,6 +60,13 @@ fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
         },
     )
     .unwrap();
+}
+
+#[test]
+fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    generate_trail(&src, 2);
 
     let one = work.path().join("one");
     let single = convert(&src, &one, &unit("2026-01-04", "2026-01-05"));
@@ -119,19 +123,7 @@ fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
 fn a_saved_conversion_of_other_days_is_not_resumed_and_is_cleared() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
-    generate(
-        &src,
-        &GenOptions {
-            accounts: vec![A.into()],
-            regions: vec![R.into()],
-            start: date("2026-01-04"),
-            days: 1,
-            files_per_day: 150,
-            events_per_file: 8,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    generate_trail(&src, 1);
     let dest = work.path().join("dest");
     let mut opts = unit("2026-01-04", "2026-01-04");
     opts.deadline = Some(Instant::now());
