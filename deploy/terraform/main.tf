@@ -33,6 +33,7 @@ locals {
       CTPARQUET_SCHEDULE_DAYS        = tostring(var.schedule_days)
       CTPARQUET_LATENESS_DAYS        = tostring(var.lateness_days)
       CTPARQUET_INLINE_MAX_UNITS     = tostring(var.inline_max_units)
+      CTPARQUET_UNIT_BYTES           = var.unit_bytes
       CTPARQUET_MEMORY_BUDGET        = var.memory_budget
       CTPARQUET_COMPRESSION          = var.compression
       CTPARQUET_WORK_DIR             = "/tmp/ctparquet"

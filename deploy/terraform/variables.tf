@@ -160,9 +160,15 @@ variable "lateness_days" {
 }
 
 variable "inline_max_units" {
-  description = "Jobs of more (account, region, day) units than this are fanned out over the queue, one message each."
+  description = "Jobs of more units (consecutive days of an account and region) than this are fanned out over the queue, one message each."
   type        = number
   default     = 8
+}
+
+variable "unit_bytes" {
+  description = "Compressed delivery bytes a planned unit reads at most (size such as 4GiB): what one invocation converts with margin; raise it with memory_size."
+  type        = string
+  default     = "4GiB"
 }
 
 variable "memory_budget" {

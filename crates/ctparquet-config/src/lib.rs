@@ -414,10 +414,15 @@ pub struct LambdaSettings {
     /// before, picking up events delivered after its first conversion).
     #[arg(long, env = "CTPARQUET_SCHEDULE_DAYS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=31))]
     pub schedule_days: u32,
-    /// A job of more (account, region, day) units than this is fanned out over the queue, one
-    /// message per unit, instead of run in the invocation (needs CTPARQUET_QUEUE_URL).
+    /// A job of more units (consecutive days of an account and region) than this is fanned out
+    /// over the queue, one message per unit, instead of run in the invocation (needs
+    /// CTPARQUET_QUEUE_URL).
     #[arg(long, env = "CTPARQUET_INLINE_MAX_UNITS", default_value_t = 8)]
     pub inline_max_units: usize,
+    /// Compressed delivery bytes a planned unit reads at most (a day that alone reads more is a
+    /// unit of its own): what one invocation converts with margin. Larger functions take more.
+    #[arg(long, env = "CTPARQUET_UNIT_BYTES", default_value = "4GiB", value_parser = parse_nonzero_size)]
+    pub unit_bytes: u64,
     /// Seconds kept in hand before the invocation's deadline: no unit starts, and no day is
     /// written, later than this; what is left is re-enqueued.
     #[arg(long, env = "CTPARQUET_DEADLINE_MARGIN_SECS", default_value_t = 60)]

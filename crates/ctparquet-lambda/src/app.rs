@@ -9,9 +9,7 @@ use ctparquet::{ConvertOptions, Location};
 use ctparquet_config::{LambdaSettings, convert_options};
 use ctparquet_jobs::job::scheduled_days;
 use ctparquet_jobs::run::Failure;
-use ctparquet_jobs::{
-    DEFAULT_UNIT_BYTES, Job, JobQueue, Outcome, Runner, SqsQueue, Task, Unit, plan, plan_upgrade,
-};
+use ctparquet_jobs::{Job, JobQueue, Outcome, Runner, SqsQueue, Task, Unit, plan, plan_upgrade};
 use lambda_runtime::{Context, Diagnostic};
 use serde::Serialize;
 use serde_json::Value;
@@ -222,7 +220,7 @@ impl App {
         // A conversion's days are those the source delivered; an upgrade's, those written.
         let units = match task {
             Task::Convert(_) => {
-                plan(source, &options.scope, DEFAULT_UNIT_BYTES)
+                plan(source, &options.scope, self.settings.unit_bytes)
                     .await?
                     .units
             }

@@ -123,6 +123,13 @@ mod tests {
         }
     }
 
+    /// The function plans units of the planner's default size unless told otherwise.
+    #[test]
+    fn units_default_to_the_planners_size() {
+        let settings = LambdaSettings::try_parse_from(["ctparquet-lambda"]).unwrap();
+        assert_eq!(settings.unit_bytes, ctparquet_jobs::DEFAULT_UNIT_BYTES);
+    }
+
     #[test]
     fn a_bad_setting_is_named_by_its_variable() {
         let error = LambdaSettings::try_parse_from(["ctparquet-lambda", "--schedule-days", "0"])
