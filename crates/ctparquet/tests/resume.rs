@@ -120,7 +120,7 @@ fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
 }
 
 #[test]
-fn a_saved_conversion_of_other_days_is_not_resumed_and_is_cleared() {
+fn a_saved_conversion_is_resumed_only_by_its_own_days() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     generate_trail(&src, 1);
@@ -130,8 +130,18 @@ fn a_saved_conversion_of_other_days_is_not_resumed_and_is_cleared() {
     opts.resumable = true;
     let stopped = convert(&src, &dest, &opts);
     assert_eq!(stopped.resume_from.as_deref(), Some("2026-01-04"));
+    let saved = |dest: &std::path::Path| {
+        all_files(dest)
+            .into_iter()
+            .filter(|f| {
+                f.starts_with("_ctparquet/resume/events/111122223333/eu-west-1/2026-01-04/")
+            })
+            .count()
+    };
+    assert!(saved(&dest) > 0);
 
-    // A run of other days (here: a longer range) converts from the start and clears it.
+    // A unit of the same trail ending on another day (another unit, maybe running at the same
+    // time) neither resumes nor touches it.
     let mut other = unit("2026-01-04", "2026-01-06");
     other.resumable = true;
     let summary = convert(&src, &dest, &other);
@@ -140,5 +150,15 @@ fn a_saved_conversion_of_other_days_is_not_resumed_and_is_cleared() {
     let reference = work.path().join("reference");
     convert(&src, &reference, &unit("2026-01-04", "2026-01-06"));
     assert_eq!(snapshot(&dest), snapshot(&reference));
+    assert!(saved(&dest) > 0);
+
+    // A run ending on its day but from another first day is not its continuation: it converts
+    // from its start and clears the state.
+    let mut longer = unit("2026-01-03", "2026-01-04");
+    longer.resumable = true;
+    let summary = convert(&src, &dest, &longer);
+    assert!(summary.resume_from.is_none() && summary.events_resumed == 0);
+    assert!(summary.accounted_for());
+    assert_eq!(saved(&dest), 0);
     assert!(!all_files(&dest).iter().any(|f| f.starts_with("_ctparquet")));
 }

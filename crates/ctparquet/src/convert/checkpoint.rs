@@ -3,7 +3,7 @@
 //!
 //! At the deadline, every open day's rows are spilled as sorted runs (as past the memory
 //! budget), the runs not saved before are uploaded under the destination's
-//! `_ctparquet/resume/TABLE/ACCOUNT/REGION/`, and a manifest is written last: the days still
+//! `_ctparquet/resume/TABLE/ACCOUNT/REGION/LAST-DAY/`, and a manifest is written last: the days still
 //! open with their runs, the source files read so far in order (a file's place is its sequence
 //! number, which breaks ties in the merge) and where the run stopped. A run of the same trail
 //! from that day to the same last day restores the runs, skips the files already read, numbers
@@ -91,14 +91,17 @@ pub(super) struct Saved {
     uploaded: HashMap<PathBuf, SavedRun>,
 }
 
-fn folder(dest: &Location, table: &str, trail: &Trail) -> Path {
+/// Where the state of a run of `trail` ending on `scope`'s last day is kept: units of one trail
+/// end on different days, so two of them running at once keep theirs apart.
+fn folder(dest: &Location, scope: &Scope, trail: &Trail) -> Path {
     let mut path = dest.prefix.clone();
     for part in AREA.split('/') {
         path = path.join(part);
     }
-    path.join(table)
+    path.join(scope.table.name)
         .join(trail.account.as_str())
         .join(trail.region.as_str())
+        .join(crate::layout::iso_date(scope.to()))
 }
 
 fn key(dest: &Location, relative: &str) -> Path {
@@ -113,16 +116,16 @@ fn failed(what: &str, error: impl std::fmt::Display) -> ConvertError {
     ConvertError::Checkpoint(format!("{what}: {error}"))
 }
 
-/// The saved state of `trail` in `dest`, restored into `work` when it is the state of this
-/// run (same table, first day, last day and lateness); a state of another run is kept to be
-/// deleted when this one is done.
+/// The saved state of `trail` up to `scope`'s last day in `dest`, restored into `work` when it
+/// is the state of this run (same table, first day and lateness); a state of another run is
+/// kept to be deleted when this one is done.
 pub(super) async fn load(
     dest: &Location,
     scope: &Scope,
     trail: &Trail,
     work: &std::path::Path,
 ) -> Result<(Saved, Option<Restored>), ConvertError> {
-    let path = folder(dest, scope.table.name, trail).join(MANIFEST);
+    let path = folder(dest, scope, trail).join(MANIFEST);
     let bytes = match dest.store.get(&path).await {
         Ok(found) => found
             .bytes()
@@ -227,7 +230,7 @@ pub(super) async fn save(
     let Some(&from) = days.keys().next() else {
         return Ok(());
     };
-    let folder = folder(dest, scope.table.name, trail);
+    let folder = folder(dest, scope, trail);
     // Runs of this process are told apart from those of earlier runs of the unit.
     let writer = format!(
         "{}-{}",
@@ -330,7 +333,7 @@ pub(super) async fn clear(
     let Some(manifest) = saved.manifest else {
         return Ok(());
     };
-    let path = folder(dest, scope.table.name, trail).join(MANIFEST);
+    let path = folder(dest, scope, trail).join(MANIFEST);
     let mut runs = run_keys(&manifest);
     runs.extend(
         saved
