@@ -4,19 +4,14 @@
 //! A unit only starts if the deadline (the invocation's end minus a margin) has not passed, and
 //! the conversion itself stops before reading further or writing once it passes
 //! ([`ctparquet::ConvertOptions::deadline`]), so a day is never cut off mid-write: what is not
-//! finished (a unit from its first day not written) is handed back in [`Outcome::left`] for the
+//! finished (a unit from its first day not finished) is handed back in [`Outcome::left`] for the
 //! caller to re-enqueue. Against a deadline a unit's conversion is resumable: the days it has
 //! open are saved under the destination and resumed by the run of what was handed back.
 
-use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::time::Instant;
 
-use chrono::NaiveDate;
-
-use ctparquet::summary::DayReport;
 use ctparquet::upgrade::{DayOutcome, UpgradeOptions};
-use ctparquet::{ConvertError, ConvertOptions, Location, Progress, Summary};
+use ctparquet::{ConvertError, ConvertOptions, Location, NoProgress, Summary};
 use serde::Serialize;
 
 use crate::job::Unit;
@@ -143,8 +138,7 @@ impl Runner<'_> {
     }
 
     async fn convert_unit(&self, unit: Unit, outcome: &mut Outcome) {
-        let written = DaysWritten::default();
-        match self.run_one(&unit, &written).await {
+        match self.run_one(&unit).await {
             Ok(summary) => {
                 outcome.totals += &Totals::from(&summary);
                 let resume_from = summary.resume_from.as_deref().and_then(|d| d.parse().ok());
@@ -170,18 +164,10 @@ impl Runner<'_> {
                 }
             }
             Err(ConvertError::Deadline(_)) => {
-                // Days are published in order, but one before the last written may have been
-                // empty or failed: the rest starts at the first day not written (converting a
-                // written day again is wasted work, not a duplicate).
-                let written = written.0.into_inner().unwrap_or_else(|e| e.into_inner());
-                let rest = unit.days().find(|d| !written.contains(d));
-                match rest {
-                    Some(from) => {
-                        tracing::warn!(%unit, %from, "out of time before every day was written; the rest handed back");
-                        outcome.left.push(unit.from_day(from));
-                    }
-                    None => outcome.done.push(unit),
-                }
+                // Only a run that is not resumable stops so (a scope of several trails, which
+                // a unit is not): nothing of the day being converted was written.
+                tracing::warn!(%unit, "out of time before the unit was written; handed back");
+                outcome.left.push(unit);
             }
             Err(error) => {
                 tracing::error!(%unit, %error, "conversion failed");
@@ -235,7 +221,7 @@ impl Runner<'_> {
         }
     }
 
-    async fn run_one(&self, unit: &Unit, written: &DaysWritten) -> Result<Summary, ConvertError> {
+    async fn run_one(&self, unit: &Unit) -> Result<Summary, ConvertError> {
         let mut opts = self.options.clone();
         opts.scope = opts
             .scope
@@ -244,21 +230,6 @@ impl Runner<'_> {
         // Against a deadline, a unit's open days are saved rather than lost: a day larger than
         // one invocation converts over several.
         opts.resumable = self.deadline.is_some();
-        ctparquet::convert(self.source, self.dest, &opts, written).await
-    }
-}
-
-/// The days a conversion published (what of a unit stopped at the deadline is done).
-#[derive(Default)]
-struct DaysWritten(Mutex<BTreeSet<NaiveDate>>);
-
-impl Progress for DaysWritten {
-    fn day_written(&self, day: &DayReport) {
-        if let Ok(date) = day.date.parse() {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(date);
-        }
+        ctparquet::convert(self.source, self.dest, &opts, &NoProgress).await
     }
 }

@@ -264,15 +264,19 @@ impl Location {
         })
     }
 
+    /// The key of `relative` (`a/b/c`) below this location's prefix.
+    pub fn key(&self, relative: &str) -> Path {
+        relative
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.prefix.clone(), |key, part| key.join(part))
+    }
+
     /// The same store with a prefix below this one.
     pub fn join(&self, relative: &str) -> Location {
-        let mut prefix = self.prefix.clone();
-        for part in relative.split('/').filter(|p| !p.is_empty()) {
-            prefix = prefix.join(part);
-        }
         Location {
             store: self.store.clone(),
-            prefix,
+            prefix: self.key(relative),
             display: format!("{}/{}", self.display.trim_end_matches('/'), relative),
             local_root: self.local_root.clone(),
         }

@@ -111,17 +111,14 @@ impl OrgStore {
                 dirs(REGIONS.iter().map(|r| r.to_string()).collect())
             }
             ["AWSLogs", ORG, account, "CloudTrail", region] => {
-                let Some(r) = REGIONS.iter().position(|x| x == region) else {
-                    return dirs(Vec::new());
-                };
-                if self.account_index(account).is_none() {
-                    return dirs(Vec::new());
-                }
+                // The years with deliveries, and an old one before the range.
                 let mut years = vec!["2019".to_string()];
-                if r <= 4 {
-                    let last = self.first_day + chrono::Days::new(self.days.into());
-                    years.extend((self.first_day.year()..=last.year()).map(|y| y.to_string()));
-                }
+                years.extend(
+                    self.dates(account, region, |_| true)
+                        .iter()
+                        .map(|d| d.year().to_string()),
+                );
+                years.dedup();
                 dirs(years)
             }
             ["AWSLogs", ORG, account, "CloudTrail", region, year] => {
@@ -147,10 +144,7 @@ impl OrgStore {
                 month,
                 day,
             ] => {
-                let (Some(a), Some(r)) = (
-                    self.account_index(account),
-                    REGIONS.iter().position(|x| x == region),
-                ) else {
+                let Some((a, r)) = self.trail(account, region) else {
                     return dirs(Vec::new());
                 };
                 let date = format!("{year}-{month}-{day}").parse::<NaiveDate>();
@@ -179,10 +173,12 @@ impl OrgStore {
         }
     }
 
-    fn account_index(&self, account: &str) -> Option<usize> {
+    /// The (account, region) indexes of a trail's names.
+    fn trail(&self, account: &str, region: &str) -> Option<(usize, usize)> {
         let n: u64 = account.parse().ok()?;
         let offset = n.checked_sub(100_000_000_000)?;
-        (offset % 7919 == 0).then_some((offset / 7919) as usize)
+        let account = (offset % 7919 == 0).then_some((offset / 7919) as usize)?;
+        Some((account, REGIONS.iter().position(|r| *r == region)?))
     }
 
     fn dates(
@@ -191,10 +187,7 @@ impl OrgStore {
         region: &str,
         keep: impl Fn(&NaiveDate) -> bool,
     ) -> Vec<NaiveDate> {
-        let (Some(a), Some(r)) = (
-            self.account_index(account),
-            REGIONS.iter().position(|x| *x == region),
-        ) else {
+        let Some((a, r)) = self.trail(account, region) else {
             return Vec::new();
         };
         self.first_day

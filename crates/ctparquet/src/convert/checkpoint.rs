@@ -76,11 +76,16 @@ struct SavedRun {
     keys: String,
 }
 
+impl SavedRun {
+    fn objects(&self) -> [String; 2] {
+        [self.rows.clone(), self.keys.clone()]
+    }
+}
+
 /// A conversion of one trail restored from its manifest.
 pub(super) struct Restored {
     pub days: BTreeMap<NaiveDate, OpenDay>,
     pub files_read: Vec<Path>,
-    pub events: u64,
 }
 
 /// What a trail's run knows of its saved state: the manifest found when it started (to be
@@ -94,22 +99,11 @@ pub(super) struct Saved {
 /// Where the state of a run of `trail` ending on `scope`'s last day is kept: units of one trail
 /// end on different days, so two of them running at once keep theirs apart.
 fn folder(dest: &Location, scope: &Scope, trail: &Trail) -> Path {
-    let mut path = dest.prefix.clone();
-    for part in AREA.split('/') {
-        path = path.join(part);
-    }
-    path.join(scope.table.name)
+    dest.key(AREA)
+        .join(scope.table.name)
         .join(trail.account.as_str())
         .join(trail.region.as_str())
         .join(crate::layout::iso_date(scope.to()))
-}
-
-fn key(dest: &Location, relative: &str) -> Path {
-    let mut path = dest.prefix.clone();
-    for part in relative.split('/') {
-        path = path.join(part);
-    }
-    path
 }
 
 fn failed(what: &str, error: impl std::fmt::Display) -> ConvertError {
@@ -162,26 +156,24 @@ pub(super) async fn load(
             .iter()
             .map(|k| Path::from(k.as_str()))
             .collect(),
-        events: 0,
     };
     let mut uploaded = HashMap::new();
     for saved in &manifest.days {
         let mut day = OpenDay::new(scope.table);
         let mut runs = Vec::with_capacity(saved.runs.len());
         for run in &saved.runs {
-            let rows = download(dest, &key(dest, &run.rows), work).await?;
-            let keys = download(dest, &key(dest, &run.keys), work).await?;
+            let rows = download(dest, &dest.key(&run.rows), work).await?;
+            let keys = download(dest, &dest.key(&run.keys), work).await?;
             let local = rows.path().to_path_buf();
             runs.push(
                 SpilledRun::restored(scope.table, rows, keys)
-                    .map_err(|e| failed(&dest.describe(&key(dest, &run.rows)), e))?,
+                    .map_err(|e| failed(&dest.describe(&dest.key(&run.rows)), e))?,
             );
             uploaded.insert(local, run.clone());
         }
         day.buffer.restore(runs, saved.rows, saved.pushed_bytes);
         day.events = saved.events;
         day.failed = saved.failed.clone();
-        restored.events += saved.events;
         restored.days.insert(saved.date, day);
     }
     tracing::info!(from = %manifest.from, days = manifest.days.len(), files = manifest.files_read.len(), "resuming a saved conversion");
@@ -297,7 +289,7 @@ pub(super) async fn save(
     let kept = run_keys(&manifest);
     if let Some(old) = saved.manifest.replace(manifest) {
         let gone: Vec<String> = run_keys(&old).difference(&kept).cloned().collect();
-        delete(dest, gone.iter().map(|k| key(dest, k))).await?;
+        delete(dest, gone.iter().map(|k| dest.key(k))).await?;
     }
     Ok(())
 }
@@ -308,7 +300,7 @@ fn run_keys(manifest: &Manifest) -> HashSet<String> {
         .days
         .iter()
         .flat_map(|d| &d.runs)
-        .flat_map(|r| [r.rows.clone(), r.keys.clone()])
+        .flat_map(SavedRun::objects)
         .collect()
 }
 
@@ -335,14 +327,9 @@ pub(super) async fn clear(
     };
     let path = folder(dest, scope, trail).join(MANIFEST);
     let mut runs = run_keys(&manifest);
-    runs.extend(
-        saved
-            .uploaded
-            .values()
-            .flat_map(|r| [r.rows.clone(), r.keys.clone()]),
-    );
+    runs.extend(saved.uploaded.values().flat_map(SavedRun::objects));
     delete(dest, std::iter::once(path)).await?;
-    delete(dest, runs.iter().map(|k| key(dest, k))).await
+    delete(dest, runs.iter().map(|k| dest.key(k))).await
 }
 
 #[cfg(test)]

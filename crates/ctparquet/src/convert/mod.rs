@@ -300,9 +300,10 @@ impl Conversion<'_> {
                 checkpoint::load(self.dest, scope, trail, self.work.path()).await?;
             saved = found;
             if let Some(restored) = restored {
+                self.summary.events_resumed +=
+                    restored.days.values().map(|d| d.events).sum::<u64>();
                 days.extend(restored.days);
                 self.files_read = restored.files_read;
-                self.summary.events_resumed += restored.events;
             }
         }
         // Files read by the run resumed are not read again; the others are numbered after them,
@@ -362,28 +363,44 @@ impl Conversion<'_> {
             // Days up to `folder_date - lateness` have now seen every folder they read (folders
             // come in date order; a long range lists only those that exist, so days may be
             // skipped over).
-            if let Some(complete) = scope.complete_through(folder_date) {
-                while let Some(entry) = days.first_entry()
-                    && *entry.key() <= complete
-                {
-                    if self.stops_here(trail, progressed)? {
-                        return self.stop(trail, days, outside, saved).await;
-                    }
-                    let (date, day) = entry.remove_entry();
-                    self.finish_day(trail, date, day).await?;
-                }
+            if let Some(complete) = scope.complete_through(folder_date)
+                && self
+                    .finish_days_through(trail, &mut days, complete, progressed)
+                    .await?
+            {
+                return self.stop(trail, days, outside, saved).await;
             }
         }
         // Days whose later folders are beyond the listing (none with the usual options).
-        while let Some((date, day)) = days.pop_first() {
-            if self.stops_here(trail, progressed)? {
-                days.insert(date, day);
-                return self.stop(trail, days, outside, saved).await;
-            }
-            self.finish_day(trail, date, day).await?;
+        if self
+            .finish_days_through(trail, &mut days, NaiveDate::MAX, progressed)
+            .await?
+        {
+            return self.stop(trail, days, outside, saved).await;
         }
         self.summary.outside_range.extend(outside.report(trail));
         checkpoint::clear(self.dest, scope, trail, saved).await
+    }
+
+    /// Finish the open days up to `through`, in order; `true` when the run is to stop before
+    /// the next of them (see [`Conversion::stops_here`]), which is left open.
+    async fn finish_days_through(
+        &mut self,
+        trail: &Trail,
+        days: &mut BTreeMap<NaiveDate, OpenDay>,
+        through: NaiveDate,
+        progressed: bool,
+    ) -> Result<bool, ConvertError> {
+        while let Some(entry) = days.first_entry()
+            && *entry.key() <= through
+        {
+            if self.stops_here(trail, progressed)? {
+                return Ok(true);
+            }
+            let (date, day) = entry.remove_entry();
+            self.finish_day(trail, date, day).await?;
+        }
+        Ok(false)
     }
 
     /// Whether the run stops before its next step: past the deadline, a resumable run that has
