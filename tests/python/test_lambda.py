@@ -191,7 +191,8 @@ def test_a_day_longer_than_an_invocation_is_saved_and_resumed(server, emulator, 
         assert ok and body["failed"] == [], body
         while True:
             invocations += 1
-            assert invocations < 80, "no progress"
+            # Each invocation routes at least a file (400 files, a late folder, the last finishes).
+            assert invocations < 450, "no progress"
             saved += any(k.startswith("_ctparquet/resume/") for k in download_keys(client, "lake", "bigday"))
             received = drain(queue_client, url)
             if not received:

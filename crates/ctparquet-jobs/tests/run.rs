@@ -260,7 +260,8 @@ async fn a_unit_longer_than_its_deadline_is_handed_back_until_it_finishes() {
     let (mut pending, mut invocations) = (units.clone(), 0);
     while !pending.is_empty() {
         invocations += 1;
-        assert!(invocations < 200, "no progress: {pending:?}");
+        // An invocation that starts the unit routes at least one file; one may not start it.
+        assert!(invocations < 4 * 400, "no progress: {pending:?}");
         let runner = Runner {
             source: &source,
             dest: &dest,
