@@ -20,7 +20,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
-use arrow::compute::interleave_record_batch;
+use arrow::compute::{interleave, interleave_record_batch};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -795,7 +795,7 @@ impl SortedDay {
         &self.conflicts
     }
 
-    fn next_chunk(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+    fn next_chunk(&mut self) -> Result<Option<MergedChunk>, ArrowError> {
         let mut sources: Vec<RecordBatch> = Vec::new();
         let mut picks: Vec<(usize, usize)> = Vec::with_capacity(self.chunk_rows);
         while picks.len() < self.chunk_rows {
@@ -913,16 +913,78 @@ impl SortedDay {
                 }
             }
         }
-        let chunk = match picks.as_slice() {
-            [] => return Ok(None),
+        if picks.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(MergedChunk {
+            table: self.keys.table,
+            sources,
+            picks,
+        }))
+    }
+}
+
+/// A chunk of a day's merged rows, not yet gathered into columns of its own: the batches its
+/// rows come from and, in output order, which row of which batch. The merge is serial and only
+/// picks rows; gathering copies every value, so it is left to the encoder, which gathers each
+/// column on the thread that encodes it (in parallel, one column at a time in memory).
+pub struct MergedChunk {
+    table: &'static Table,
+    /// Batches of the internal schema (with [`SEQ`], which the chunk's columns leave out).
+    sources: Vec<RecordBatch>,
+    picks: Vec<(usize, usize)>,
+}
+
+impl MergedChunk {
+    pub fn num_rows(&self) -> usize {
+        self.picks.len()
+    }
+
+    /// Column `i` of the table's schema, gathered.
+    pub fn column(&self, i: usize) -> Result<ArrayRef, ArrowError> {
+        match self.picks.as_slice() {
             // One row (a huge one, as a rule): passed on as it is, not copied.
-            [(source, row)] => sources[*source].slice(*row, 1),
-            _ => {
-                let refs: Vec<&RecordBatch> = sources.iter().collect();
-                interleave_record_batch(&refs, &picks)?
+            [(source, row)] => Ok(self.sources[*source].column(i).slice(*row, 1)),
+            picks => {
+                let arrays: Vec<&dyn Array> =
+                    self.sources.iter().map(|b| b.column(i).as_ref()).collect();
+                interleave(&arrays, picks)
             }
-        };
-        Ok(Some(without_seq(self.keys.table, chunk)))
+        }
+    }
+
+    /// Rows `offset .. offset + len` of the chunk (nothing is copied).
+    pub fn slice(&self, offset: usize, len: usize) -> MergedChunk {
+        MergedChunk {
+            table: self.table,
+            sources: self.sources.clone(),
+            picks: self.picks[offset..offset + len].to_vec(),
+        }
+    }
+
+    /// Every column gathered, as a batch of the table's schema.
+    pub fn to_batch(&self) -> Result<RecordBatch, ArrowError> {
+        let columns = (0..self.table.schema().fields().len())
+            .map(|i| self.column(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        RecordBatch::try_new(self.table.schema(), columns)
+    }
+
+    /// About the memory the chunk's rows take: the share of each source batch it picks from (a
+    /// one-row chunk: its whole source, which it keeps alive, as a huge row's is).
+    pub fn memory_size(&self) -> usize {
+        if let [(source, _)] = self.picks.as_slice() {
+            return self.sources[*source].get_array_memory_size();
+        }
+        let mut picked = vec![0usize; self.sources.len()];
+        for (source, _) in &self.picks {
+            picked[*source] += 1;
+        }
+        self.sources
+            .iter()
+            .zip(picked)
+            .map(|(b, n)| b.get_array_memory_size() * n / b.num_rows().max(1))
+            .sum()
     }
 }
 
@@ -967,7 +1029,7 @@ fn seq_of(row: &RecordBatch) -> u64 {
 }
 
 impl Iterator for SortedDay {
-    type Item = Result<RecordBatch, DayError>;
+    type Item = Result<MergedChunk, DayError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -1009,8 +1071,8 @@ mod tests {
         let mut sorted = day.into_sorted(chunk).unwrap();
         let mut names = Vec::new();
         let mut sizes = Vec::new();
-        for batch in sorted.by_ref() {
-            let batch = batch.unwrap();
+        for chunk in sorted.by_ref() {
+            let batch = chunk.unwrap().to_batch().unwrap();
             sizes.push(batch.num_rows());
             let col = batch
                 .column_by_name("eventName")
@@ -1097,8 +1159,8 @@ mod tests {
                 }
                 let mut sorted = day.into_sorted(chunk).unwrap();
                 let mut names = Vec::new();
-                for batch in sorted.by_ref() {
-                    let batch = batch.unwrap();
+                for chunk in sorted.by_ref() {
+                    let batch = chunk.unwrap().to_batch().unwrap();
                     let col = batch
                         .column_by_name("eventName")
                         .unwrap()

@@ -6,7 +6,6 @@
 use std::fs::File;
 use std::path::{Path as FsPath, PathBuf};
 
-use arrow::array::RecordBatch;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -332,7 +331,7 @@ pub enum SinkError {
 /// Encode the sorted batches of one day into part files in `staging`.
 pub fn encode_day(
     table: &Table,
-    batches: impl Iterator<Item = Result<RecordBatch, crate::day::DayError>>,
+    chunks: impl Iterator<Item = Result<crate::day::MergedChunk, crate::day::DayError>>,
     staging: &FsPath,
     props: &WriterProperties,
     target_file_bytes: u64,
@@ -345,9 +344,12 @@ pub fn encode_day(
     let mut props = props.clone();
     // VARIANT: the day's shredding, chosen from its first rows, and the file layout it makes.
     let mut shredding: Option<crate::variant::Shredding> = None;
-    for batch in batches {
-        let mut batch = batch?;
-        if json_columns == JsonColumns::Variant {
+    for chunk in chunks {
+        let chunk = chunk?;
+        // VARIANT columns are made from whole batches; JSON text columns are gathered by the
+        // writer, a column at a time.
+        let variant = if json_columns == JsonColumns::Variant {
+            let batch = chunk.to_batch()?;
             if shredding.is_none() {
                 let chosen = crate::variant::Shredding::infer(table, &batch);
                 file_schema = chosen.file_schema(table)?;
@@ -355,8 +357,15 @@ pub fn encode_day(
                 shredding = Some(chosen);
             }
             let shredding = shredding.as_ref().expect("chosen above");
-            batch = crate::variant::to_variant_batch(table, shredding, &batch, &file_schema)?;
-        }
+            Some(crate::variant::to_variant_batch(
+                table,
+                shredding,
+                &batch,
+                &file_schema,
+            )?)
+        } else {
+            None
+        };
         if current.is_none() {
             let path = staging.join(layout::part_file_name(parts.len()));
             let writer = ParallelWriter::try_new(
@@ -368,8 +377,11 @@ pub fn encode_day(
             current = Some((writer, path, 0));
         }
         let (writer, _, rows) = current.as_mut().expect("opened above");
-        writer.write(&batch)?;
-        *rows += batch.num_rows() as u64;
+        match &variant {
+            Some(batch) => writer.write(batch)?,
+            None => writer.write(&chunk)?,
+        }
+        *rows += chunk.num_rows() as u64;
         if writer.bytes_written() as u64 + writer.in_progress_size() as u64 >= target_file_bytes {
             let (writer, path, rows) = current.take().expect("open");
             parts.push(close(writer, path, rows)?);

@@ -1,32 +1,66 @@
 //! A Parquet file writer that encodes the columns of a row group on several threads.
 //!
 //! It writes what [`parquet::arrow::ArrowWriter`] writes, with the same properties and schema
-//! metadata (it starts from one), but each batch's leaf columns are encoded in parallel through
-//! arrow-rs' low-level [`ArrowColumnWriter`] API, and the column chunks are appended in schema
-//! order. The bytes do not depend on the number of threads or their timing: each column chunk is
-//! encoded by exactly one writer, from the same values in the same order.
+//! metadata (it starts from one), but each batch's top-level columns are gathered and encoded in
+//! parallel through arrow-rs' low-level [`ArrowColumnWriter`] API, and the column chunks are
+//! appended in schema order. The bytes do not depend on the number of threads or their timing:
+//! each column chunk is encoded by exactly one writer, from the same values in the same order.
 
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{
-    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
-};
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::errors::Result;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
+use crate::day::MergedChunk;
+
+/// Rows to append: their count, a range of them, and each top-level column. A column is asked
+/// for once, on the thread that encodes it: a [`MergedChunk`] gathers it there.
+pub trait Rows: Sync {
+    fn num_rows(&self) -> usize;
+    fn slice(&self, offset: usize, len: usize) -> Self;
+    fn column(&self, i: usize) -> Result<ArrayRef>;
+}
+
+impl Rows for RecordBatch {
+    fn num_rows(&self) -> usize {
+        RecordBatch::num_rows(self)
+    }
+    fn slice(&self, offset: usize, len: usize) -> Self {
+        RecordBatch::slice(self, offset, len)
+    }
+    fn column(&self, i: usize) -> Result<ArrayRef> {
+        Ok(RecordBatch::column(self, i).clone())
+    }
+}
+
+impl Rows for MergedChunk {
+    fn num_rows(&self) -> usize {
+        MergedChunk::num_rows(self)
+    }
+    fn slice(&self, offset: usize, len: usize) -> Self {
+        MergedChunk::slice(self, offset, len)
+    }
+    fn column(&self, i: usize) -> Result<ArrayRef> {
+        Ok(MergedChunk::column(self, i)?)
+    }
+}
+
 pub struct ParallelWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    /// Column writers of the row group being written.
-    columns: Option<Vec<ArrowColumnWriter>>,
+    /// The number of leaf columns of each top-level field, in schema order.
+    leaves: Vec<usize>,
+    /// Column writers of the row group being written, by top-level field.
+    columns: Option<Vec<Vec<ArrowColumnWriter>>>,
     row_group: usize,
     rows_in_group: usize,
     max_rows: usize,
@@ -47,10 +81,16 @@ impl<W: Write + Send> ParallelWriter<W> {
         // the row groups.
         let (file, factory) =
             ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
+        let descr = file.schema_descr();
+        let mut leaves = vec![0; schema.fields().len()];
+        for leaf in 0..descr.num_columns() {
+            leaves[descr.get_column_root_idx(leaf)] += 1;
+        }
         Ok(ParallelWriter {
             file,
             factory,
             schema,
+            leaves,
             columns: None,
             row_group: 0,
             rows_in_group: 0,
@@ -59,14 +99,14 @@ impl<W: Write + Send> ParallelWriter<W> {
         })
     }
 
-    /// Append a batch, starting a new row group whenever one is full.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Append rows, starting a new row group whenever one is full.
+    pub fn write(&mut self, rows: &impl Rows) -> Result<()> {
         let mut offset = 0;
-        while offset < batch.num_rows() {
-            let rows = (self.max_rows - self.rows_in_group).min(batch.num_rows() - offset);
-            self.encode(&batch.slice(offset, rows))?;
-            self.rows_in_group += rows;
-            offset += rows;
+        while offset < rows.num_rows() {
+            let take = (self.max_rows - self.rows_in_group).min(rows.num_rows() - offset);
+            self.encode(&rows.slice(offset, take))?;
+            self.rows_in_group += take;
+            offset += take;
             if self.rows_in_group >= self.max_rows {
                 self.flush()?;
             }
@@ -74,25 +114,40 @@ impl<W: Write + Send> ParallelWriter<W> {
         Ok(())
     }
 
-    fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
+    fn encode(&mut self, rows: &impl Rows) -> Result<()> {
         if self.columns.is_none() {
-            self.columns = Some(self.factory.create_column_writers(self.row_group)?);
+            let mut writers = self
+                .factory
+                .create_column_writers(self.row_group)?
+                .into_iter();
+            let by_field = self
+                .leaves
+                .iter()
+                .map(|&n| writers.by_ref().take(n).collect())
+                .collect();
+            self.columns = Some(by_field);
         }
-        let mut leaves = Vec::new();
-        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            leaves.extend(compute_leaves(field, column)?);
-        }
+        let fields = self.schema.fields();
         let columns = self.columns.as_mut().expect("created above");
         // The costliest columns (long strings, JSON documents: the most bytes encoded so far in
         // the row group) first: the batch is done when its last column is, and a long one taken
         // last would leave the other threads idle.
-        let work: Vec<_> = columns.iter_mut().zip(leaves).collect();
-        let cost = |(writer, _): &(&mut ArrowColumnWriter, ArrowLeafColumn)| {
-            writer.get_estimated_total_bytes()
+        let work: Vec<_> = columns.iter_mut().enumerate().collect();
+        let cost = |(_, writers): &(usize, &mut Vec<ArrowColumnWriter>)| {
+            writers
+                .iter()
+                .map(ArrowColumnWriter::get_estimated_total_bytes)
+                .sum()
         };
-        for result in in_parallel_costliest_first(work, self.threads, cost, |(writer, leaf)| {
-            writer.write(&leaf)
-        }) {
+        for result in
+            in_parallel_costliest_first(work, self.threads, cost, |(i, writers)| -> Result<()> {
+                let column = rows.column(i)?;
+                for (writer, leaf) in writers.iter_mut().zip(compute_leaves(&fields[i], &column)?) {
+                    writer.write(&leaf)?;
+                }
+                Ok(())
+            })
+        {
             result?;
         }
         Ok(())
@@ -103,6 +158,7 @@ impl<W: Write + Send> ParallelWriter<W> {
         let Some(columns) = self.columns.take() else {
             return Ok(());
         };
+        let columns: Vec<ArrowColumnWriter> = columns.into_iter().flatten().collect();
         // Closing compresses each column's last pages and its dictionary: the largest first.
         let chunks = in_parallel_costliest_first(
             columns,
@@ -129,6 +185,7 @@ impl<W: Write + Send> ParallelWriter<W> {
     pub fn in_progress_size(&self) -> usize {
         self.columns
             .iter()
+            .flatten()
             .flatten()
             .map(ArrowColumnWriter::get_estimated_total_bytes)
             .sum()

@@ -1,9 +1,7 @@
-//! The encode stage: a day's rows merged in order on one thread while the Parquet encoder writes
-//! the merged batches on the others.
+//! The encode stage: a day's rows merged in order on one thread while the Parquet encoder
+//! gathers and writes the merged chunks on the others.
 
-use arrow::array::RecordBatch;
-
-use crate::day::{Conflict, DayBuffer, DayError};
+use crate::day::{Conflict, DayBuffer, DayError, MergedChunk};
 use crate::sink::SinkError;
 
 /// What merging a day dropped (true duplicates) and kept (conflicting ones).
@@ -14,17 +12,19 @@ pub(super) struct Merged {
     pub conflicts: Vec<Conflict>,
 }
 
-/// Merge a day's rows on one thread while `encode` writes the merged batches on others: the
-/// merge is serial, and alone it would leave the other cores idle between row groups. The merge
-/// stays ahead by two batches and `ahead_bytes` at most: a batch holding one huge record (see
-/// `day`) is merged only once the encoder is done with the one before.
+/// Merge a day's rows on one thread while `encode` writes the merged chunks on others: the
+/// merge is serial, so it only picks rows, and the encoder gathers each chunk's columns on the
+/// threads that encode them (gathering copied every value on the merge thread, which then held
+/// the others back). The merge stays ahead by two chunks and `ahead_bytes` at most: a chunk
+/// holding one huge record (see `day`) is merged only once the encoder is done with the one
+/// before.
 /// Returns what `encode` made and what the merge dropped and kept.
 pub(super) fn sort_and_encode<T>(
     buffer: DayBuffer,
     chunk_rows: usize,
     trim_above: usize,
     ahead_bytes: usize,
-    encode: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch, DayError>>) -> Result<T, SinkError>,
+    encode: impl FnOnce(&mut dyn Iterator<Item = Result<MergedChunk, DayError>>) -> Result<T, SinkError>,
 ) -> Result<(T, Merged), SinkError> {
     let (merged, received) = std::sync::mpsc::sync_channel(2);
     let in_flight = InFlight::default();
@@ -41,7 +41,7 @@ pub(super) fn sort_and_encode<T>(
                 }
                 index += 1;
                 let failed = batch.is_err();
-                let bytes = batch.as_ref().map_or(0, |b| b.get_array_memory_size());
+                let bytes = batch.as_ref().map_or(0, MergedChunk::memory_size);
                 in_flight.add(bytes);
                 // A closed channel means the encoder stopped (on its own error).
                 if merged.send((batch, bytes)).is_err() || failed {
@@ -105,8 +105,8 @@ struct Written<'a, I> {
     last: usize,
 }
 
-impl<I: Iterator<Item = (Result<RecordBatch, DayError>, usize)>> Iterator for Written<'_, I> {
-    type Item = Result<RecordBatch, DayError>;
+impl<I: Iterator<Item = (Result<MergedChunk, DayError>, usize)>> Iterator for Written<'_, I> {
+    type Item = Result<MergedChunk, DayError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.in_flight.remove(std::mem::take(&mut self.last));
