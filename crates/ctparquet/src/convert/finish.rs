@@ -10,18 +10,22 @@ use super::open_day::OpenDay;
 use super::{Conversion, ConvertError};
 use crate::layout::{self, iso_date};
 use crate::publish::{Publication, PublishOptions, publish};
-use crate::sink;
+use crate::sink::{self, SinkError};
 use crate::source::Trail;
 use crate::summary::{ConflictingDuplicate, DayReport, FailCause, FailedDay, KeptDay};
 
 impl Conversion<'_> {
-    /// Encode a day whose folders have all been read and publish it, or report why not.
+    /// Start encoding a day whose folders have all been read, on threads of its own, and
+    /// publish the day encoded before it (one day encodes at a time: days are published in
+    /// order, and the rows of two do not wait in memory). The day is published by the next call
+    /// or by [`Conversion::publish_encoded`]; one with nothing to encode is published now.
     pub(super) async fn finish_day(
         &mut self,
         trail: &Trail,
         date: NaiveDate,
         mut day: OpenDay,
     ) -> Result<(), ConvertError> {
+        self.publish_encoded().await?;
         // No event, and nothing in DEST to replace or keep: nothing to publish.
         if day.events == 0
             && day.failed.is_none()
@@ -43,7 +47,7 @@ impl Conversion<'_> {
             self.summary.count_spill(spilling);
             day.settle_spill(self.memory.trim_above()).await?;
         }
-        let label = format!("{} {} {}", trail.account, trail.region, iso_date(date));
+        let label = day_label(trail, date);
         if let Some(reason) = day.failed {
             self.summary.failed_days.push(FailedDay {
                 account: trail.account.clone(),
@@ -55,51 +59,102 @@ impl Conversion<'_> {
             });
             return Ok(());
         }
+        // A resumable run decided before taking the day out of those it would save.
+        if !self.resumable {
+            self.check_deadline(trail)?;
+        }
+        let events = day.events;
+        if day.buffer.rows() == 0 {
+            return self
+                .publish_day(trail, date, events, Vec::new(), Merged::default())
+                .await;
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("day-")
+            .tempdir_in(self.work.path())?;
+        let staging_path = staging.path().to_path_buf();
+        let props = self.props.clone();
+        let table = self.opts.scope.table;
+        let target = self.opts.parquet.target_file_bytes;
+        let json_columns = self.opts.parquet.json_columns;
+        let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
+        let threads = self.cores;
+        let trim_above = self.memory.trim_above();
+        let ahead_bytes = self.memory.merge_ahead_bytes();
+        let memory = day.buffer.memory();
+        let buffer = day.buffer;
+        let (done, result) = tokio::sync::oneshot::channel();
+        // A thread of its own, not one of the runtime's blocking pool: that pool is sized to the
+        // cores for decoding the next folder, which goes on meanwhile.
+        std::thread::Builder::new()
+            .name("encode-day".into())
+            .spawn(move || {
+                let encoding = Instant::now();
+                let encoded =
+                    sort_and_encode(buffer, chunk_rows, trim_above, ahead_bytes, |sorted| {
+                        sink::encode_day(
+                            table,
+                            sorted,
+                            &staging_path,
+                            &props,
+                            target,
+                            json_columns,
+                            threads,
+                        )
+                    });
+                tracing::debug!(day = %label, seconds = encoding.elapsed().as_secs_f64(), "sorted and encoded");
+                // The conversion may have stopped waiting (on an error of its own).
+                let _ = done.send(encoded);
+            })?;
+        self.encoding = Some(EncodingDay {
+            trail: trail.clone(),
+            date,
+            events,
+            memory,
+            result,
+            _staging: staging,
+        });
+        Ok(())
+    }
+
+    /// Bytes of rows of the day being encoded (see [`Conversion::finish_day`]).
+    pub(super) fn encoding_bytes(&self) -> usize {
+        self.encoding.as_ref().map_or(0, |e| e.memory)
+    }
+
+    /// Wait for the day being encoded, if any, and publish it.
+    pub(super) async fn publish_encoded(&mut self) -> Result<(), ConvertError> {
+        let Some(encoding) = self.encoding.take() else {
+            return Ok(());
+        };
+        let trail = &encoding.trail;
+        let encoded = encoding
+            .result
+            .await
+            .map_err(|_| ConvertError::Task("the thread encoding a day ended early".into()))?;
+        let (parts, merged) = encoded.map_err(|source| ConvertError::Sink {
+            day: day_label(trail, encoding.date),
+            source,
+        })?;
+        self.publish_day(trail, encoding.date, encoding.events, parts, merged)
+            .await
+    }
+
+    /// Publish a day's encoded parts (none: the day is empty) and report it.
+    async fn publish_day(
+        &mut self,
+        trail: &Trail,
+        date: NaiveDate,
+        routed: u64,
+        parts: Vec<sink::StagedPart>,
+        merged: Merged,
+    ) -> Result<(), ConvertError> {
+        let label = day_label(trail, date);
         let partition =
             layout::partition_dir(&self.dest.prefix, &trail.account, &trail.region, date);
         let sink_err = |source| ConvertError::Sink {
             day: label.clone(),
             source,
-        };
-        // A resumable run decided before taking the day out of those it would save.
-        if !self.resumable {
-            self.check_deadline(trail)?;
-        }
-        let (parts, merged, _staging) = if day.buffer.rows() == 0 {
-            (Vec::new(), Merged::default(), None)
-        } else {
-            let staging = tempfile::Builder::new()
-                .prefix("day-")
-                .tempdir_in(self.work.path())?;
-            let staging_path = staging.path().to_path_buf();
-            let props = self.props.clone();
-            let table = self.opts.scope.table;
-            let target = self.opts.parquet.target_file_bytes;
-            let json_columns = self.opts.parquet.json_columns;
-            let chunk_rows = self.opts.parquet.row_group_rows.min(8192);
-            let threads = self.cores;
-            let trim_above = self.memory.trim_above();
-            let ahead_bytes = self.memory.merge_ahead_bytes();
-            let buffer = day.buffer;
-            let encoding = Instant::now();
-            let (parts, merged) = tokio::task::spawn_blocking(move || {
-                sort_and_encode(buffer, chunk_rows, trim_above, ahead_bytes, |sorted| {
-                    sink::encode_day(
-                        table,
-                        sorted,
-                        &staging_path,
-                        &props,
-                        target,
-                        json_columns,
-                        threads,
-                    )
-                })
-            })
-            .await
-            .map_err(|e| ConvertError::Task(e.to_string()))?
-            .map_err(sink_err)?;
-            tracing::debug!(day = %label, seconds = encoding.elapsed().as_secs_f64(), "sorted and encoded");
-            (parts, merged, Some(staging))
         };
         // With --allow-shrink an empty day clears what an earlier run wrote for it; without,
         // a day with fewer rows than the destination holds is kept (see publish::publish).
@@ -122,7 +177,7 @@ impl Conversion<'_> {
                     date: iso_date(date),
                     reason: holder,
                     cause: FailCause::Busy,
-                    events_not_written: day.events,
+                    events_not_written: routed,
                 });
                 return Ok(());
             }
@@ -176,4 +231,21 @@ impl Conversion<'_> {
         self.summary.days.push(report);
         Ok(())
     }
+}
+
+/// A day being sorted and encoded on threads of its own while the conversion goes on.
+pub(super) struct EncodingDay {
+    trail: Trail,
+    date: NaiveDate,
+    /// Events routed to the day (duplicates included).
+    events: u64,
+    /// Bytes of its rows when it started, in memory until the encoder has taken them.
+    memory: usize,
+    result: tokio::sync::oneshot::Receiver<Result<(Vec<sink::StagedPart>, Merged), SinkError>>,
+    /// Where its parts are encoded; removed once published (or abandoned).
+    _staging: tempfile::TempDir,
+}
+
+fn day_label(trail: &Trail, date: NaiveDate) -> String {
+    format!("{} {} {}", trail.account, trail.region, iso_date(date))
 }

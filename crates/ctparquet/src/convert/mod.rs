@@ -14,7 +14,8 @@
 //! Output day D of a trail holds the events whose eventTime falls on D, gathered from the date
 //! folders D ..= D + lateness ([`Scope::window`]). A range run reads each folder once, in date
 //! order, and finishes day D as soon as folder D + lateness has been read, so at most
-//! `lateness + 1` days are open.
+//! `lateness + 1` days are open. Day D is encoded on threads of its own while the next folder is
+//! read (the encoder alone leaves cores idle), and published before day D + 1 starts encoding.
 
 mod budget;
 mod checkpoint;
@@ -30,7 +31,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use futures::StreamExt;
 use object_store::path::Path;
 use parquet::file::properties::WriterProperties;
 
@@ -43,7 +43,7 @@ use crate::summary::{DayReport, Summary};
 use budget::{Decision, FolderProgress, MemoryPolicy};
 use listing::Folder;
 use open_day::OpenDay;
-use read::{Decoded, ReadSettings, Reader};
+use read::{Decoded, Read, ReadSettings, Reader};
 use route::Outside;
 
 /// Everything a conversion needs to know, parsed once.
@@ -185,6 +185,8 @@ struct Conversion<'a> {
     /// bring no event and are not there are not published (nothing to write or replace), so
     /// a sparse range of years costs its days with data, not every day of the calendar.
     dest_days: Option<std::collections::BTreeSet<NaiveDate>>,
+    /// The day being encoded while the next folder is read (see [`Conversion::finish_day`]).
+    encoding: Option<finish::EncodingDay>,
 }
 
 /// The cores this process may use.
@@ -256,6 +258,7 @@ pub async fn convert(
         files_read: Vec::new(),
         resumable: false,
         dest_days: None,
+        encoding: None,
     };
 
     let listing = listing::list(source, &opts.scope, &mut conversion.summary).await?;
@@ -267,7 +270,14 @@ pub async fn convert(
     );
     conversion.resumable = opts.resumable && listing.trails.len() == 1;
     for (trail, folders) in listing.trails {
-        conversion.trail(&trail, folders).await?;
+        if let Err(e) = conversion.trail(&trail, folders).await {
+            // A day encoding when the deadline passed was begun before it: it is finished, as
+            // a day being written is.
+            if matches!(e, ConvertError::Deadline(_)) {
+                conversion.publish_encoded().await?;
+            }
+            return Err(e);
+        }
     }
 
     let mut summary = conversion.summary;
@@ -313,63 +323,72 @@ impl Conversion<'_> {
         // A resumable run stops only after routing a chunk: each run makes progress.
         let mut progressed = false;
 
-        for Folder {
-            date: folder_date,
-            mut files,
-        } in folders
-        {
-            files.retain(|f| !already.contains(&f.location));
-            let mut folder = FolderProgress {
-                bytes: files.iter().map(|m| m.size).sum(),
+        let mut sizes = std::collections::HashMap::new();
+        let folders: Vec<_> = folders
+            .into_iter()
+            .map(|Folder { date, mut files }| {
+                files.retain(|f| !already.contains(&f.location));
+                sizes.insert(date, files.iter().map(|m| m.size).sum::<u64>());
+                (date, files)
+            })
+            .collect();
+        let mut folder: Option<FolderProgress> = None;
+        let mut chunks = read::Prefetched::new(&self.reader, folders);
+        while let Some(item) = chunks.next().await {
+            if self.stops_here(trail, progressed)? {
+                drop(chunks);
+                return self.stop(trail, days, outside, saved).await;
+            }
+            let (folder_date, read) = item?;
+            let progress = folder.get_or_insert_with(|| FolderProgress {
+                bytes: sizes.get(&folder_date).copied().unwrap_or(0),
                 converted: scope.contains(folder_date),
                 ..FolderProgress::default()
-            };
-            let mut chunks = self.reader.folder(folder_date, files);
-            while let Some(item) = chunks.next().await {
-                if self.stops_here(trail, progressed)? {
+            });
+            let Read::Chunk(decoded) = read else {
+                folder = None;
+                tracing::debug!(folder = %folder_date, "folder read and routed");
+                // Days up to `folder_date - lateness` have now seen every folder they read
+                // (folders come in date order; a long range lists only those that exist, so
+                // days may be skipped over).
+                if let Some(complete) = scope.complete_through(folder_date)
+                    && self
+                        .finish_days_through(trail, &mut days, complete, progressed)
+                        .await?
+                {
                     drop(chunks);
                     return self.stop(trail, days, outside, saved).await;
                 }
-                // The read-ahead permits go when `reads` is dropped, once the rows are routed;
-                // the inflation permit once they are within the budget.
-                let Decoded {
-                    reads,
-                    chunk,
-                    inflation,
-                } = item?;
-                for read in &reads {
-                    self.summary.source_files_read += 1;
-                    self.summary.source_bytes_read += read.bytes.len() as u64;
-                    self.progress.file_done(read.bytes.len() as u64);
-                    folder.read += read.meta.size;
-                }
-                folder.rows += self.route(
-                    &reads,
-                    chunk,
-                    folder_date,
-                    file_seq,
-                    &mut days,
-                    &mut outside,
-                )?;
-                file_seq += reads.len() as u64;
-                self.files_read
-                    .extend(reads.iter().map(|r| r.meta.location.clone()));
-                self.keep_within_budget(&mut days, folder.rows_to_come())
-                    .await?;
-                drop(inflation);
-                progressed = true;
+                continue;
+            };
+            // The read-ahead permits go when `reads` is dropped, once the rows are routed;
+            // the inflation permit once they are within the budget.
+            let Decoded {
+                reads,
+                chunk,
+                inflation,
+            } = decoded;
+            for read in &reads {
+                self.summary.source_files_read += 1;
+                self.summary.source_bytes_read += read.bytes.len() as u64;
+                self.progress.file_done(read.bytes.len() as u64);
+                progress.read += read.meta.size;
             }
-            tracing::debug!(folder = %folder_date, "folder read and routed");
-            // Days up to `folder_date - lateness` have now seen every folder they read (folders
-            // come in date order; a long range lists only those that exist, so days may be
-            // skipped over).
-            if let Some(complete) = scope.complete_through(folder_date)
-                && self
-                    .finish_days_through(trail, &mut days, complete, progressed)
-                    .await?
-            {
-                return self.stop(trail, days, outside, saved).await;
-            }
+            progress.rows += self.route(
+                &reads,
+                chunk,
+                folder_date,
+                file_seq,
+                &mut days,
+                &mut outside,
+            )?;
+            file_seq += reads.len() as u64;
+            self.files_read
+                .extend(reads.iter().map(|r| r.meta.location.clone()));
+            let to_come = progress.rows_to_come();
+            self.keep_within_budget(&mut days, to_come).await?;
+            drop(inflation);
+            progressed = true;
         }
         // Days whose later folders are beyond the listing (none with the usual options).
         if self
@@ -378,6 +397,7 @@ impl Conversion<'_> {
         {
             return self.stop(trail, days, outside, saved).await;
         }
+        self.publish_encoded().await?;
         self.summary.outside_range.extend(outside.report(trail));
         checkpoint::clear(self.dest, scope, trail, saved).await
     }
@@ -422,6 +442,8 @@ impl Conversion<'_> {
         outside: Outside,
         mut saved: checkpoint::Saved,
     ) -> Result<(), ConvertError> {
+        // The day being encoded was started before the deadline: it is finished.
+        self.publish_encoded().await?;
         let trim_above = self.memory.trim_above();
         for day in days.values_mut() {
             day.settle_spill(trim_above).await?;
@@ -463,7 +485,8 @@ impl Conversion<'_> {
                     day.settle_spill(trim_above).await?;
                 }
             }
-            let in_memory: usize = days.values().map(|d| d.buffer.memory()).sum();
+            let encoding = self.encoding_bytes();
+            let in_memory = encoding + days.values().map(|d| d.buffer.memory()).sum::<usize>();
             let spilling: usize = days.values().map(OpenDay::spilling_bytes).sum();
             self.summary.peak_held_bytes = self
                 .summary
@@ -471,6 +494,9 @@ impl Conversion<'_> {
                 .max((in_memory + spilling) as u64);
             match self.memory.decide(in_memory, spilling, to_come) {
                 Decision::Fits => return Ok(()),
+                // The rows of the day being encoded leave memory once it is done: wait for it
+                // rather than spill rows that would soon fit.
+                _ if encoding > 0 => self.publish_encoded().await?,
                 Decision::WaitForSpill => {
                     for day in days.values_mut() {
                         day.settle_spill(trim_above).await?;

@@ -1,7 +1,8 @@
-//! The read and decode stages: the delivery files of a date folder read with overlapping
-//! requests (`--concurrency` at a time, within `--read-ahead` bytes), the files that have arrived
-//! grouped into chunks, and each chunk decoded on a blocking thread, one per core at a time and
-//! within the inflation budget. The stream yields chunks in file order.
+//! The read and decode stages: the delivery files of a trail's date folders read with
+//! overlapping requests (`--concurrency` at a time, within `--read-ahead` bytes), the files that
+//! have arrived grouped into chunks of one folder, and each chunk decoded on a blocking thread,
+//! one per core at a time and within the inflation budget. The stream yields chunks in file
+//! order, and the end of each folder after its last chunk.
 
 use std::sync::Arc;
 
@@ -91,14 +92,16 @@ impl Reader {
         }
     }
 
-    /// The files of the folder of `folder_date`, read and decoded in chunks, in file order. Only
-    /// the records of the scope's days are decoded; the others (most of a folder read for its
-    /// late events) are only counted. A failed read stops the stream there.
-    pub(super) fn folder(
+    /// The files of a trail's folders, read and decoded in chunks, in folder and file order,
+    /// each folder followed by its end. One stream for all of them: the next folder's files are
+    /// read and decoded while the last chunks of one are routed and its days finished, instead of
+    /// the pipeline draining and filling again at every folder. Only the records of the scope's
+    /// days are decoded; the others (most of a folder read for its late events) are only
+    /// counted. A failed read stops the stream there.
+    pub(super) fn folders(
         &self,
-        folder_date: NaiveDate,
-        files: Vec<ObjectMeta>,
-    ) -> impl Stream<Item = Result<Decoded, ConvertError>> + use<> {
+        folders: Vec<(NaiveDate, Vec<ObjectMeta>)>,
+    ) -> impl Stream<Item = Result<(NaiveDate, Read), ConvertError>> + use<> {
         let source = self.source.clone();
         let read_ahead = self.read_ahead.clone();
         let read_ahead_total = self.read_ahead_total;
@@ -108,40 +111,46 @@ impl Reader {
         let cpu = self.cpu.clone();
         let table: &'static Table = self.scope.table;
         let (from, to) = (self.scope.from(), self.scope.to());
-        futures::stream::iter(files)
-            .map(move |meta| {
+        let entries = folders.into_iter().flat_map(|(date, files)| {
+            files
+                .into_iter()
+                .map(move |meta| Entry::File(date, meta))
+                .chain(std::iter::once(Entry::End(date)))
+        });
+        futures::stream::iter(entries)
+            .map(move |entry| {
                 let source = source.clone();
                 let read_ahead = read_ahead.clone();
                 async move {
-                    // Files are started in order and the semaphore is fair, so the oldest file
-                    // always gets its share first: no deadlock with `buffered`.
+                    let (date, meta) = match entry {
+                        Entry::File(date, meta) => (date, meta),
+                        Entry::End(date) => return Arrived::End(date),
+                    };
                     let permit = read_ahead
                         .acquire_many_owned(kib_weight(meta.size, read_ahead_total))
                         .await
                         .expect("semaphore open");
-                    let bytes = source::read(&source, &meta).await?;
-                    Ok::<_, ConvertError>(ReadFile {
+                    let read = source::read(&source, &meta).await.map(|bytes| ReadFile {
                         meta,
                         bytes,
                         _permit: permit,
-                    })
+                    });
+                    Arrived::File(date, read.map_err(ConvertError::from))
                 }
             })
             .buffered(self.concurrency)
             .ready_chunks(CHUNK_FILES)
-            .flat_map(|reads| {
-                // A failed read goes in a chunk of its own and stops the run there.
-                futures::stream::iter(chunks_by_size(reads, |r| {
-                    r.as_ref().map_or(0, |r| r.bytes.len() as u64)
-                }))
-            })
-            .map(move |reads| {
+            .flat_map(|arrived| futures::stream::iter(into_work(arrived)))
+            .map(move |work| {
                 let cpu = cpu.clone();
                 let inflating = inflating.clone();
                 async move {
+                    let (folder_date, reads) = match work {
+                        Work::Decode(date, reads) => (date, reads),
+                        Work::End(date) => return Ok((date, Read::FolderEnd)),
+                    };
                     let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
-                    // Chunks ask in order of a fair semaphore, and one asks for the whole budget
-                    // at most: the oldest chunk always gets its share first.
+                    // Wait for room in the inflation budget for what these files inflate to.
                     let inflated: u64 = reads
                         .iter()
                         .map(|r| inflated_size(&r.bytes).min(max_bytes))
@@ -152,6 +161,7 @@ impl Reader {
                         .expect("semaphore open");
                     let _core = cpu.acquire_owned().await.expect("semaphore open");
                     tokio::task::spawn_blocking(move || {
+                        // Records without an instant go to the day of their folder (route).
                         let keep = |time: Option<i64>| {
                             let day = time.map_or(folder_date, day_of_millis);
                             (from..=to).contains(&day)
@@ -162,21 +172,113 @@ impl Reader {
                             max_bytes,
                             &keep,
                         );
-                        Decoded {
+                        let decoded = Decoded {
                             reads,
                             chunk,
                             inflation,
-                        }
+                        };
+                        (folder_date, Read::Chunk(decoded))
                     })
                     .await
                     .map_err(|e| ConvertError::Task(e.to_string()))
                 }
             })
-            // Results come in file order, and chunks differ in cost: twice as many in flight as
-            // cores (the `cpu` permits still let one per core decode) so a core that finished a
-            // light chunk takes the next one instead of waiting.
             .buffered(2 * self.cores)
     }
+}
+
+/// [`Reader::folders`] driven by a task of its own, so that files are read and decoded while the
+/// conversion waits on something else (a day being published, a spill being written), within
+/// the same read-ahead and inflation budgets. Dropping it stops the reading.
+pub(super) struct Prefetched {
+    items: tokio::sync::mpsc::Receiver<Result<(NaiveDate, Read), ConvertError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Prefetched {
+    pub(super) fn new(reader: &Reader, folders: Vec<(NaiveDate, Vec<ObjectMeta>)>) -> Prefetched {
+        let stream = reader.folders(folders);
+        let (send, items) = tokio::sync::mpsc::channel(2 * reader.cores);
+        let task = tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                if send.send(item).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Prefetched { items, task }
+    }
+
+    pub(super) async fn next(&mut self) -> Option<Result<(NaiveDate, Read), ConvertError>> {
+        self.items.recv().await
+    }
+}
+
+impl Drop for Prefetched {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the reader yields for a folder: its chunks, then its end.
+pub(super) enum Read {
+    Chunk(Decoded),
+    FolderEnd,
+}
+
+/// A file of a folder to read, or the end of the folder.
+enum Entry {
+    File(NaiveDate, ObjectMeta),
+    End(NaiveDate),
+}
+
+/// A file of a folder read (or not), or the end of the folder, in order.
+enum Arrived {
+    File(NaiveDate, Result<ReadFile, ConvertError>),
+    End(NaiveDate),
+}
+
+/// Files of one folder to decode together, or the end of a folder.
+enum Work {
+    Decode(NaiveDate, Vec<Result<ReadFile, ConvertError>>),
+    End(NaiveDate),
+}
+
+/// Files that have arrived, as decoding chunks of one folder each (see [`CHUNK_BYTES`]), the
+/// ends of folders in their places.
+fn into_work(arrived: Vec<Arrived>) -> Vec<Work> {
+    let mut work = Vec::new();
+    let mut files: Vec<Result<ReadFile, ConvertError>> = Vec::new();
+    let mut folder = None;
+    let flush = |work: &mut Vec<Work>, files: &mut Vec<_>, folder: Option<NaiveDate>| {
+        if let Some(date) = folder {
+            work.extend(
+                chunks_by_size(std::mem::take(files), |r: &Result<ReadFile, _>| {
+                    r.as_ref().map_or(0, |r| r.bytes.len() as u64)
+                })
+                .into_iter()
+                .map(|reads| Work::Decode(date, reads)),
+            );
+        }
+    };
+    for item in arrived {
+        match item {
+            Arrived::File(date, read) => {
+                if folder != Some(date) {
+                    flush(&mut work, &mut files, folder);
+                    folder = Some(date);
+                }
+                files.push(read);
+            }
+            Arrived::End(date) => {
+                flush(&mut work, &mut files, folder.take());
+                work.push(Work::End(date));
+            }
+        }
+    }
+    flush(&mut work, &mut files, folder);
+    work
 }
 
 /// Split files that have arrived into decoding chunks (see [`CHUNK_BYTES`]), keeping their order.
