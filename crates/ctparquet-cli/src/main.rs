@@ -305,6 +305,18 @@ async fn retention(args: RetentionArgs) -> Result<ExitCode> {
             d.account, d.region, d.date, d.files, d.bytes
         );
     }
+    if !report.abandoned_states.is_empty() {
+        println!(
+            "saved conversions that will not be resumed: {} {verb}",
+            report.abandoned_states.len()
+        );
+        for s in &report.abandoned_states {
+            println!(
+                "  {}  {} file(s)  {} bytes  ({})",
+                s.path, s.files, s.bytes, s.reason
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -817,3 +817,85 @@ fn a_day_whose_source_was_expired_is_kept_unless_shrinking_is_allowed() {
         read_output(&dest).iter().filter(|r| r.date == day).count() < first.events_written as usize
     );
 }
+
+#[test]
+fn retention_removes_saved_conversions_of_expired_days_and_abandoned_ones() {
+    let dest = tempfile::tempdir().unwrap();
+    let at = |y, m, d| {
+        let time = NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc();
+        std::time::SystemTime::from(time)
+    };
+    // Saved conversions of units ending on a day, their files last written at a time.
+    let state = |last_day: &str, written: std::time::SystemTime| {
+        let folder = dest
+            .path()
+            .join("_ctparquet/resume/events/111122223333/us-east-1")
+            .join(last_day);
+        std::fs::create_dir_all(&folder).unwrap();
+        for name in ["manifest.json", "run-1.arrow", "run-1.keys.arrow"] {
+            let file = std::fs::File::create(folder.join(name)).unwrap();
+            file.set_modified(written).unwrap();
+        }
+    };
+    state("2026-01-04", at(2026, 1, 5)); // its days are expired
+    state("2026-01-05", at(2025, 12, 1)); // untouched for more than 14 days
+    state("2026-01-06", at(2026, 1, 5)); // may still be resumed
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let loc = ctparquet::Location::local(dest.path().to_str().unwrap(), false).unwrap();
+    let expire = |apply| {
+        rt.block_on(ctparquet::retention::expire(
+            &loc,
+            1,
+            date("2026-01-06"),
+            apply,
+        ))
+        .unwrap()
+    };
+    let dry = expire(false);
+    let found: Vec<(String, String, u64)> = dry
+        .abandoned_states
+        .iter()
+        .map(|s| {
+            let day = s.path.rsplit('/').next().unwrap().to_string();
+            (day, s.reason.clone(), s.files)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("2026-01-04".into(), "its days are expired".into(), 3),
+            (
+                "2026-01-05".into(),
+                "untouched for more than 14 days".into(),
+                3
+            ),
+        ]
+    );
+    assert_eq!(walk(dest.path()).len(), 9, "a dry run removes nothing");
+    let done = expire(true);
+    assert_eq!(done.files_removed, 6);
+    let left = walk(dest.path());
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().all(|p| p.contains("2026-01-06")), "{left:?}");
+}
+
+/// The files under a folder, as paths relative to it.
+fn walk(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out
+}

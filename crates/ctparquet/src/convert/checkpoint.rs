@@ -14,7 +14,8 @@
 //! A reader of the lake never sees any of it: `_ctparquet/` is outside every partition, and
 //! holds no Parquet. A run killed between the manifest and the upload of runs it names cannot
 //! happen (the runs go first); runs uploaded by a run killed before its manifest are left (under
-//! `_ctparquet/resume/`, named by the process that wrote them).
+//! `_ctparquet/resume/`, named by the process that wrote them) until `retention` removes them
+//! with the other states that will not be resumed (see `crate::retention::AbandonedState`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;

@@ -26,6 +26,9 @@ mod open_day;
 mod read;
 mod route;
 
+/// Where saved conversions live under a destination (see `checkpoint`).
+pub(crate) use checkpoint::AREA as RESUME_AREA;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
