@@ -34,6 +34,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use futures::StreamExt;
 use object_store::path::Path;
 use parquet::file::properties::WriterProperties;
 
@@ -336,7 +337,10 @@ impl Conversion<'_> {
             })
             .collect();
         let mut folder: Option<FolderProgress> = None;
-        let mut chunks = read::Prefetched::new(&self.reader, folders);
+        // Polled here, not by a task of its own: reading on while the conversion waits for a
+        // spill only piles decoded chunks up (a 10 GB day: 111 s and 61 s of system time
+        // against 82 s and 33 s, from freeing and faulting their pages back in).
+        let mut chunks = Box::pin(self.reader.folders(folders));
         while let Some(item) = chunks.next().await {
             if self.stops_here(trail, progressed)? {
                 drop(chunks);

@@ -187,40 +187,6 @@ impl Reader {
     }
 }
 
-/// [`Reader::folders`] driven by a task of its own, so that files are read and decoded while the
-/// conversion waits on something else (a day being published, a spill being written), within
-/// the same read-ahead and inflation budgets. Dropping it stops the reading.
-pub(super) struct Prefetched {
-    items: tokio::sync::mpsc::Receiver<Result<(NaiveDate, Read), ConvertError>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Prefetched {
-    pub(super) fn new(reader: &Reader, folders: Vec<(NaiveDate, Vec<ObjectMeta>)>) -> Prefetched {
-        let stream = reader.folders(folders);
-        let (send, items) = tokio::sync::mpsc::channel(2 * reader.cores);
-        let task = tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(item) = stream.next().await {
-                if send.send(item).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Prefetched { items, task }
-    }
-
-    pub(super) async fn next(&mut self) -> Option<Result<(NaiveDate, Read), ConvertError>> {
-        self.items.recv().await
-    }
-}
-
-impl Drop for Prefetched {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// What the reader yields for a folder: its chunks, then its end.
 pub(super) enum Read {
     Chunk(Decoded),
