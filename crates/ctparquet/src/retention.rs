@@ -184,6 +184,7 @@ fn saved_state_folder(relative: &str) -> Option<&str> {
     let rest = relative
         .strip_prefix(crate::convert::RESUME_AREA)?
         .strip_prefix('/')?;
-    let depth: usize = rest.split('/').take(4).map(|p| p.len() + 1).sum();
-    (rest.split('/').count() > 4).then(|| &relative[..crate::convert::RESUME_AREA.len() + depth])
+    // TABLE, ACCOUNT, REGION, LAST-DAY, then the object's name within the state.
+    let name = rest.splitn(5, '/').nth(4)?;
+    Some(&relative[..relative.len() - name.len() - 1])
 }

@@ -875,27 +875,10 @@ fn retention_removes_saved_conversions_of_expired_days_and_abandoned_ones() {
             ),
         ]
     );
-    assert_eq!(walk(dest.path()).len(), 9, "a dry run removes nothing");
+    assert_eq!(all_files(dest.path()).len(), 9, "a dry run removes nothing");
     let done = expire(true);
     assert_eq!(done.files_removed, 6);
-    let left = walk(dest.path());
+    let left = all_files(dest.path());
     assert_eq!(left.len(), 3);
     assert!(left.iter().all(|p| p.contains("2026-01-06")), "{left:?}");
-}
-
-/// The files under a folder, as paths relative to it.
-fn walk(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    out
 }

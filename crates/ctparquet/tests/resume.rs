@@ -20,29 +20,6 @@ fn unit(from: &str, to: &str) -> ConvertOptions {
     ConvertOptions::new(scope)
 }
 
-/// Every file under `dir` (relative path), the saved conversions' included.
-fn all_files(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(
-                    path.strip_prefix(dir)
-                        .unwrap()
-                        .to_string_lossy()
-                        .to_string(),
-                );
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// `days` days of the unit's trail from 2026-01-04: several chunks of files a folder (small
 /// files are decoded 64 at a time), late deliveries into the next folders, duplicates.
 fn generate_trail(src: &std::path::Path, days: u32) {

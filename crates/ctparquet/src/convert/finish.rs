@@ -47,7 +47,6 @@ impl Conversion<'_> {
             self.summary.count_spill(spilling);
             day.settle_spill(self.memory.trim_above()).await?;
         }
-        let label = day_label(trail, date);
         if let Some(reason) = day.failed {
             self.summary.failed_days.push(FailedDay {
                 account: trail.account.clone(),
@@ -83,6 +82,7 @@ impl Conversion<'_> {
         let ahead_bytes = self.memory.merge_ahead_bytes();
         let memory = day.buffer.memory();
         let buffer = day.buffer;
+        let label = day_label(trail, date);
         let (done, result) = tokio::sync::oneshot::channel();
         // A thread of its own, not one of the runtime's blocking pool: that pool is sized to the
         // cores for decoding the next folder, which goes on meanwhile.

@@ -108,6 +108,14 @@ pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Every file under `dir`, as a path relative to it, sorted (saved conversions included).
+pub fn all_files(dir: &Path) -> Vec<String> {
+    files_ending(dir, "")
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().to_string_lossy().to_string())
+        .collect()
+}
+
 /// Read back and rebuild every row under `dest` (events table).
 pub fn read_output(dest: &Path) -> Vec<OutputRow> {
     read_table(dest, &ctparquet::schema::EVENTS)
