@@ -332,17 +332,42 @@ pub async fn list_folder(
                 },
             });
         }
-        let listing = match source.store.list_with_delimiter(Some(&folder)).await {
-            Ok(listing) => listing,
-            Err(object_store::Error::NotFound { .. }) => continue,
-            Err(e) => {
+        let local = match source.local_path(&folder) {
+            Some(path) => {
+                let key = folder.clone();
+                tokio::task::spawn_blocking(move || list_local_folder(&path, &key))
+                    .await
+                    .map_err(|e| SourceError {
+                        what: format!("listing {}", source.describe(&folder)),
+                        source: object_store::Error::JoinError { source: e },
+                    })?
+            }
+            None => None,
+        };
+        let objects = match local {
+            Some(Ok(objects)) => objects,
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Some(Err(e)) => {
                 return Err(SourceError {
                     what: format!("listing {}", source.describe(&folder)),
-                    source: e,
+                    source: object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    },
                 });
             }
+            None => match source.store.list_with_delimiter(Some(&folder)).await {
+                Ok(listing) => listing.objects,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => {
+                    return Err(SourceError {
+                        what: format!("listing {}", source.describe(&folder)),
+                        source: e,
+                    });
+                }
+            },
         };
-        for object in listing.objects {
+        for object in objects {
             if object
                 .location
                 .filename()
@@ -364,6 +389,62 @@ pub async fn list_folder(
     out.ignored.sort();
     out.not_regular.sort();
     Ok(out)
+}
+
+/// The entries of a local date folder as the object store lists them (files and links to
+/// files; not folders, links to nothing or the store's own staging files), with one `stat` of
+/// the entry's name in its folder each, where the store's listing makes three of its whole path
+/// (on a day of 4,000 tiny files the listing was a fifth of the run). `None` when a name is
+/// outside what delivery folders hold (the store's own listing then decides how it is keyed).
+fn list_local_folder(
+    path: &std::path::Path,
+    folder: &Path,
+) -> Option<std::io::Result<Vec<ObjectMeta>>> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut objects = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(e)),
+        };
+        let name = entry.file_name();
+        let name = name.to_str()?;
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return None;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        // A link is listed as what it points to (a folder, or nothing: skipped).
+        let meta = if kind.is_symlink() {
+            std::fs::metadata(entry.path())
+        } else {
+            entry.metadata()
+        };
+        let Ok(meta) = meta else {
+            continue;
+        };
+        if meta.is_dir() {
+            continue;
+        }
+        objects.push(ObjectMeta {
+            location: folder.clone().join(name),
+            last_modified: meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or_default(),
+            size: meta.len(),
+            e_tag: None,
+            version: None,
+        });
+    }
+    Some(Ok(objects))
 }
 
 /// Read a listed object whole (delivery files are small; the decoder bounds what they inflate
