@@ -164,13 +164,13 @@ async fn publish_locked(
     if parts.len() <= 1 {
         // One put: the switch itself.
         if let (Some(part), Some(name)) = (parts.first(), names.first()) {
-            upload(dest, &partition.clone().join(name.as_str()), &part.path).await?;
+            put_staged(dest, &partition.clone().join(name.as_str()), &part.path).await?;
         }
     } else {
         let mut uploaded = Vec::with_capacity(parts.len());
         for (part, name) in parts.iter().zip(&names) {
             let pending = partition.clone().join(pending_name(name));
-            if let Err(e) = upload(dest, &pending, &part.path).await {
+            if let Err(e) = put_staged(dest, &pending, &part.path).await {
                 // The old day is untouched; what this run wrote goes (or, if that fails too, the
                 // next publication of the day removes it).
                 for key in uploaded {
@@ -512,6 +512,32 @@ fn part_size(len: u64) -> usize {
     usize::try_from(needed)
         .unwrap_or(usize::MAX)
         .max(UPLOAD_CHUNK)
+}
+
+/// Put a staged part (a file of this run's, not needed afterwards) at `key`. A local destination
+/// on the staging folder's file system takes the file itself by a rename: atomic like the
+/// object store's local put (which copies the file beside the key and renames the copy), without
+/// writing every byte a second time (on a busy day a tenth of the run went to that copy).
+async fn put_staged(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
+    if let Some(target) = dest.local_path(key) {
+        let (file, moved) = (file.to_path_buf(), target.clone());
+        let renamed = tokio::task::spawn_blocking(move || {
+            if let Some(parent) = moved.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&file, &moved)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        match renamed {
+            Ok(()) => return Ok(()),
+            // Another file system (or anything else a rename refuses): copied, as any store.
+            Err(e) => {
+                tracing::debug!(target = %target.display(), error = %e, "staged part not renamed: copied")
+            }
+        }
+    }
+    upload(dest, key, file).await
 }
 
 pub(crate) async fn upload(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
