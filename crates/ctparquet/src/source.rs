@@ -346,7 +346,16 @@ pub async fn list_folder(
         };
         let objects = match local {
             Some(Ok(objects)) => objects,
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // Nothing there, or a file where the folder would be: nothing listed (as the
+            // store lists them).
+            Some(Err(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue;
+            }
             Some(Err(e)) => {
                 return Err(SourceError {
                     what: format!("listing {}", source.describe(&folder)),
@@ -474,4 +483,56 @@ pub async fn read(source: &Location, meta: &ObjectMeta) -> Result<bytes::Bytes, 
         .await
         .map_err(fail)?;
     Ok(ranges.pop().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local listing lists what the object store's own listing lists: files and links to
+    /// files, with their sizes; not folders, links to folders or to nothing.
+    #[test]
+    fn a_local_folder_lists_as_the_store_lists_it() {
+        let work = tempfile::tempdir().unwrap();
+        let folder = work
+            .path()
+            .join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/05");
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        std::fs::write(folder.join("a_CloudTrail_x.json.gz"), b"12345").unwrap();
+        std::fs::write(folder.join("b.json"), b"{}").unwrap();
+        std::fs::write(folder.join("notes.txt"), b"x").unwrap();
+        std::fs::write(work.path().join("target.json.gz"), b"123").unwrap();
+        std::os::unix::fs::symlink(
+            work.path().join("target.json.gz"),
+            folder.join("link.json.gz"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(work.path().join("gone"), folder.join("broken.json.gz"))
+            .unwrap();
+        std::os::unix::fs::symlink(folder.join("sub"), folder.join("dirlink")).unwrap();
+
+        let source = Location::local(work.path().to_str().unwrap(), false).unwrap();
+        let key = Path::from("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/05");
+        let shown = |objects: Vec<ObjectMeta>| {
+            let mut out: Vec<(String, u64)> = objects
+                .into_iter()
+                .map(|o| (o.location.to_string(), o.size))
+                .collect();
+            out.sort();
+            out
+        };
+        let ours = shown(list_local_folder(&folder, &key).unwrap().unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let store = runtime
+            .block_on(source.store.list_with_delimiter(Some(&key)))
+            .unwrap();
+        assert_eq!(ours, shown(store.objects));
+        assert_eq!(ours.len(), 4, "{ours:?}");
+
+        // A name the store keys its own way: left to the store.
+        std::fs::write(folder.join("c.json.gz#1"), b"").unwrap();
+        assert!(list_local_folder(&folder, &key).is_none());
+    }
 }
