@@ -332,59 +332,63 @@ pub async fn list_folder(
                 },
             });
         }
-        let local = match source.local_path(&folder) {
+        let listing_failed = |e| SourceError {
+            what: format!("listing {}", source.describe(&folder)),
+            source: e,
+        };
+        // Each entry, and whether it is a regular file when the listing knows.
+        let entries: Vec<(ObjectMeta, Option<bool>)> = match source.local_path(&folder) {
             Some(path) => {
                 let key = folder.clone();
-                tokio::task::spawn_blocking(move || list_local_folder(&path, &key))
+                let listed = tokio::task::spawn_blocking(move || list_local_folder(&path, &key))
                     .await
-                    .map_err(|e| SourceError {
-                        what: format!("listing {}", source.describe(&folder)),
-                        source: object_store::Error::JoinError { source: e },
-                    })?
-            }
-            None => None,
-        };
-        let objects = match local {
-            Some(Ok(objects)) => objects,
-            // Nothing there, or a file where the folder would be: nothing listed (as the
-            // store lists them).
-            Some(Err(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                continue;
-            }
-            Some(Err(e)) => {
-                return Err(SourceError {
-                    what: format!("listing {}", source.describe(&folder)),
-                    source: object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: Box::new(e),
+                    .map_err(|e| listing_failed(object_store::Error::JoinError { source: e }))?;
+                match listed {
+                    Some(Ok(entries)) => entries
+                        .into_iter()
+                        .map(|(meta, regular)| (meta, Some(regular)))
+                        .collect(),
+                    // Nothing there, or a file where the folder would be: nothing listed (as
+                    // the store lists them).
+                    Some(Err(e))
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                        ) =>
+                    {
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        return Err(listing_failed(object_store::Error::Generic {
+                            store: "LocalFileSystem",
+                            source: Box::new(e),
+                        }));
+                    }
+                    None => match list_by_store(source, &folder).await {
+                        Ok(Some(objects)) => objects,
+                        Ok(None) => continue,
+                        Err(e) => return Err(listing_failed(e)),
                     },
-                });
-            }
-            None => match source.store.list_with_delimiter(Some(&folder)).await {
-                Ok(listing) => listing.objects,
-                Err(object_store::Error::NotFound { .. }) => continue,
-                Err(e) => {
-                    return Err(SourceError {
-                        what: format!("listing {}", source.describe(&folder)),
-                        source: e,
-                    });
                 }
+            }
+            None => match list_by_store(source, &folder).await {
+                Ok(Some(objects)) => objects,
+                Ok(None) => continue,
+                Err(e) => return Err(listing_failed(e)),
             },
         };
-        for object in objects {
+        for (object, regular) in entries {
             if object
                 .location
                 .filename()
                 .is_some_and(layout::is_log_file_name)
             {
-                if let Some(local) = source.local_path(&object.location)
-                    && !std::fs::metadata(&local).is_ok_and(|m| m.is_file())
-                {
+                let regular = regular.unwrap_or_else(|| {
+                    source
+                        .local_path(&object.location)
+                        .is_none_or(|local| std::fs::metadata(local).is_ok_and(|m| m.is_file()))
+                });
+                if !regular {
                     out.not_regular.push(source.describe(&object.location));
                     continue;
                 }
@@ -400,15 +404,32 @@ pub async fn list_folder(
     Ok(out)
 }
 
+/// A folder's objects as the store lists them (`None`: no such folder), each with whether it is
+/// a regular file left unknown.
+async fn list_by_store(
+    source: &Location,
+    folder: &Path,
+) -> Result<Option<Vec<(ObjectMeta, Option<bool>)>>, object_store::Error> {
+    match source.store.list_with_delimiter(Some(folder)).await {
+        Ok(listing) => Ok(Some(
+            listing.objects.into_iter().map(|o| (o, None)).collect(),
+        )),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The entries of a local date folder as the object store lists them (files and links to
-/// files; not folders, links to nothing or the store's own staging files), with one `stat` of
-/// the entry's name in its folder each, where the store's listing makes three of its whole path
-/// (on a day of 4,000 tiny files the listing was a fifth of the run). `None` when a name is
-/// outside what delivery folders hold (the store's own listing then decides how it is keyed).
+/// files; not folders, links to nothing or the store's own staging files), each with whether it
+/// is a regular file (a FIFO is listed, and must not be opened). One `stat` of the entry's name
+/// in its folder each, where the store's listing and the regular-file check make three of its
+/// whole path: on a day of thousands of tiny files, listing was a large share of the run. `None`
+/// when a name is outside what delivery folders hold (the store's own listing then decides how
+/// it is keyed).
 fn list_local_folder(
     path: &std::path::Path,
     folder: &Path,
-) -> Option<std::io::Result<Vec<ObjectMeta>>> {
+) -> Option<std::io::Result<Vec<(ObjectMeta, bool)>>> {
     let entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) => return Some(Err(e)),
@@ -442,7 +463,7 @@ fn list_local_folder(
         if meta.is_dir() {
             continue;
         }
-        objects.push(ObjectMeta {
+        let object = ObjectMeta {
             location: folder.clone().join(name),
             last_modified: meta
                 .modified()
@@ -451,7 +472,8 @@ fn list_local_folder(
             size: meta.len(),
             e_tag: None,
             version: None,
-        });
+        };
+        objects.push((object, meta.is_file()));
     }
     Some(Ok(objects))
 }
@@ -521,7 +543,9 @@ mod tests {
             out.sort();
             out
         };
-        let ours = shown(list_local_folder(&folder, &key).unwrap().unwrap());
+        let listed = list_local_folder(&folder, &key).unwrap().unwrap();
+        assert!(listed.iter().all(|(_, regular)| *regular));
+        let ours = shown(listed.into_iter().map(|(o, _)| o).collect());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
