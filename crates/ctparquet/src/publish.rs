@@ -517,7 +517,7 @@ fn part_size(len: u64) -> usize {
 /// Put a staged part (a file of this run's, not needed afterwards) at `key`. A local destination
 /// on the staging folder's file system takes the file itself by a rename: atomic like the
 /// object store's local put (which copies the file beside the key and renames the copy), without
-/// writing every byte a second time (on a busy day a tenth of the run went to that copy).
+/// writing every byte of the day a second time.
 async fn put_staged(dest: &Location, key: &Path, file: &FsPath) -> Result<(), SinkError> {
     if let Some(target) = dest.local_path(key) {
         let (file, moved) = (file.to_path_buf(), target.clone());

@@ -315,11 +315,12 @@ pub async fn list_folder(
     let mut out = FolderListing::default();
     for root in &trail.region_roots {
         let folder = layout::date_folder(root, date);
+        let local = source.local_path(&folder);
         // A date folder that is a link to nothing lists as empty: say so instead of writing an
         // almost empty day.
-        if let Some(local) = source.local_path(&folder)
+        if let Some(local) = &local
             && local.symlink_metadata().is_ok()
-            && let Err(e) = std::fs::metadata(&local)
+            && let Err(e) = std::fs::metadata(local)
         {
             return Err(SourceError {
                 what: format!(
@@ -337,43 +338,42 @@ pub async fn list_folder(
             source: e,
         };
         // Each entry, and whether it is a regular file when the listing knows.
-        let entries: Vec<(ObjectMeta, Option<bool>)> = match source.local_path(&folder) {
+        // A local folder lists itself; a store's folder (or a local name the store keys its
+        // own way) is listed by the store.
+        let listed = match local {
             Some(path) => {
                 let key = folder.clone();
-                let listed = tokio::task::spawn_blocking(move || list_local_folder(&path, &key))
+                tokio::task::spawn_blocking(move || list_local_folder(&path, &key))
                     .await
-                    .map_err(|e| listing_failed(object_store::Error::JoinError { source: e }))?;
-                match listed {
-                    Some(Ok(entries)) => entries
-                        .into_iter()
-                        .map(|(meta, regular)| (meta, Some(regular)))
-                        .collect(),
-                    // Nothing there, or a file where the folder would be: nothing listed (as
-                    // the store lists them).
-                    Some(Err(e))
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                        ) =>
-                    {
-                        continue;
-                    }
-                    Some(Err(e)) => {
-                        return Err(listing_failed(object_store::Error::Generic {
-                            store: "LocalFileSystem",
-                            source: Box::new(e),
-                        }));
-                    }
-                    None => match list_by_store(source, &folder).await {
-                        Ok(Some(objects)) => objects,
-                        Ok(None) => continue,
-                        Err(e) => return Err(listing_failed(e)),
-                    },
-                }
+                    .map_err(|e| listing_failed(object_store::Error::JoinError { source: e }))?
             }
-            None => match list_by_store(source, &folder).await {
-                Ok(Some(objects)) => objects,
-                Ok(None) => continue,
+            None => None,
+        };
+        // Each entry, and whether it is a regular file when the listing knows.
+        let entries: Vec<(ObjectMeta, Option<bool>)> = match listed {
+            Some(Ok(entries)) => entries
+                .into_iter()
+                .map(|(meta, regular)| (meta, Some(regular)))
+                .collect(),
+            // Nothing there, or a file where the folder would be: nothing listed (as the store
+            // lists them).
+            Some(Err(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue;
+            }
+            Some(Err(e)) => {
+                return Err(listing_failed(object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                }));
+            }
+            None => match source.store.list_with_delimiter(Some(&folder)).await {
+                Ok(listing) => listing.objects.into_iter().map(|o| (o, None)).collect(),
+                Err(object_store::Error::NotFound { .. }) => continue,
                 Err(e) => return Err(listing_failed(e)),
             },
         };
@@ -402,21 +402,6 @@ pub async fn list_folder(
     out.ignored.sort();
     out.not_regular.sort();
     Ok(out)
-}
-
-/// A folder's objects as the store lists them (`None`: no such folder), each with whether it is
-/// a regular file left unknown.
-async fn list_by_store(
-    source: &Location,
-    folder: &Path,
-) -> Result<Option<Vec<(ObjectMeta, Option<bool>)>>, object_store::Error> {
-    match source.store.list_with_delimiter(Some(folder)).await {
-        Ok(listing) => Ok(Some(
-            listing.objects.into_iter().map(|o| (o, None)).collect(),
-        )),
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// The entries of a local date folder as the object store lists them (files and links to

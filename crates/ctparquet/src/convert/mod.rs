@@ -47,7 +47,7 @@ use crate::summary::{DayReport, Summary};
 use budget::{Decision, FolderProgress, MemoryPolicy};
 use listing::Folder;
 use open_day::OpenDay;
-use read::{Decoded, Read, ReadSettings, Reader};
+use read::{Decoded, InFolder, ReadSettings, Reader};
 use route::Outside;
 
 /// Everything a conversion needs to know, parsed once.
@@ -350,22 +350,24 @@ impl Conversion<'_> {
                 drop(chunks);
                 return self.stop(trail, days, outside, saved).await;
             }
-            let (folder_date, read) = item?;
-            let Read::Chunk(decoded) = read else {
-                progress.pop_front();
-                tracing::debug!(folder = %folder_date, "folder read and routed");
-                // Days up to `folder_date - lateness` have now seen every folder they read
-                // (folders come in date order; a long range lists only those that exist, so
-                // days may be skipped over).
-                if let Some(complete) = scope.complete_through(folder_date)
-                    && self
-                        .finish_days_through(trail, &mut days, complete, progressed)
-                        .await?
-                {
-                    drop(chunks);
-                    return self.stop(trail, days, outside, saved).await;
+            let (folder_date, decoded) = match item? {
+                InFolder::Item(date, decoded) => (date, decoded),
+                InFolder::End(folder_date) => {
+                    progress.pop_front();
+                    tracing::debug!(folder = %folder_date, "folder read and routed");
+                    // Days up to `folder_date - lateness` have now seen every folder they read
+                    // (folders come in date order; a long range lists only those that exist, so
+                    // days may be skipped over).
+                    if let Some(complete) = scope.complete_through(folder_date)
+                        && self
+                            .finish_days_through(trail, &mut days, complete, progressed)
+                            .await?
+                    {
+                        drop(chunks);
+                        return self.stop(trail, days, outside, saved).await;
+                    }
+                    continue;
                 }
-                continue;
             };
             // The read-ahead permits go when `reads` is dropped, once the rows are routed;
             // the inflation permit once they are within the budget.

@@ -101,7 +101,7 @@ impl Reader {
     pub(super) fn folders(
         &self,
         folders: Vec<(NaiveDate, Vec<ObjectMeta>)>,
-    ) -> impl Stream<Item = Result<(NaiveDate, Read), ConvertError>> + use<> {
+    ) -> impl Stream<Item = Result<InFolder<Decoded>, ConvertError>> + use<> {
         let source = self.source.clone();
         let read_ahead = self.read_ahead.clone();
         let read_ahead_total = self.read_ahead_total;
@@ -114,8 +114,8 @@ impl Reader {
         let entries = folders.into_iter().flat_map(|(date, files)| {
             files
                 .into_iter()
-                .map(move |meta| Entry::File(date, meta))
-                .chain(std::iter::once(Entry::End(date)))
+                .map(move |meta| InFolder::Item(date, meta))
+                .chain(std::iter::once(InFolder::End(date)))
         });
         futures::stream::iter(entries)
             .map(move |entry| {
@@ -123,9 +123,11 @@ impl Reader {
                 let read_ahead = read_ahead.clone();
                 async move {
                     let (date, meta) = match entry {
-                        Entry::File(date, meta) => (date, meta),
-                        Entry::End(date) => return Arrived::End(date),
+                        InFolder::Item(date, meta) => (date, meta),
+                        InFolder::End(date) => return InFolder::End(date),
                     };
+                    // Files are started in order and the semaphore is fair, so the oldest file
+                    // always gets its share first: no deadlock with `buffered`.
                     let permit = read_ahead
                         .acquire_many_owned(kib_weight(meta.size, read_ahead_total))
                         .await
@@ -135,7 +137,7 @@ impl Reader {
                         bytes,
                         _permit: permit,
                     });
-                    Arrived::File(date, read.map_err(ConvertError::from))
+                    InFolder::Item(date, read.map_err(ConvertError::from))
                 }
             })
             .buffered(self.concurrency)
@@ -146,11 +148,13 @@ impl Reader {
                 let inflating = inflating.clone();
                 async move {
                     let (folder_date, reads) = match work {
-                        Work::Decode(date, reads) => (date, reads),
-                        Work::End(date) => return Ok((date, Read::FolderEnd)),
+                        InFolder::Item(date, reads) => (date, reads),
+                        InFolder::End(date) => return Ok(InFolder::End(date)),
                     };
                     let reads = reads.into_iter().collect::<Result<Vec<_>, _>>()?;
                     // Wait for room in the inflation budget for what these files inflate to.
+                    // Chunks ask in order of a fair semaphore, and one asks for the whole budget
+                    // at most: the oldest chunk always gets its share first.
                     let inflated: u64 = reads
                         .iter()
                         .map(|r| inflated_size(&r.bytes).min(max_bytes))
@@ -177,69 +181,58 @@ impl Reader {
                             chunk,
                             inflation,
                         };
-                        (folder_date, Read::Chunk(decoded))
+                        InFolder::Item(folder_date, decoded)
                     })
                     .await
                     .map_err(|e| ConvertError::Task(e.to_string()))
                 }
             })
+            // Results come in file order, and chunks differ in cost: twice as many in flight as
+            // cores (the `cpu` permits still let one per core decode) so a core that finished a
+            // light chunk takes the next one instead of waiting.
             .buffered(2 * self.cores)
     }
 }
 
-/// What the reader yields for a folder: its chunks, then its end.
-pub(super) enum Read {
-    Chunk(Decoded),
-    FolderEnd,
-}
-
-/// A file of a folder to read, or the end of the folder.
-enum Entry {
-    File(NaiveDate, ObjectMeta),
+/// Something of a date folder, in the stream's order: a file (to read, read, a chunk of them to
+/// decode, decoded), or the end of the folder, after all of its items.
+pub(super) enum InFolder<T> {
+    Item(NaiveDate, T),
     End(NaiveDate),
 }
 
-/// A file of a folder read (or not), or the end of the folder, in order.
-enum Arrived {
-    File(NaiveDate, Result<ReadFile, ConvertError>),
-    End(NaiveDate),
-}
-
-/// Files of one folder to decode together, or the end of a folder.
-enum Work {
-    Decode(NaiveDate, Vec<Result<ReadFile, ConvertError>>),
-    End(NaiveDate),
-}
+/// A file read, or why it could not be.
+type Arrived = Result<ReadFile, ConvertError>;
 
 /// Files that have arrived, as decoding chunks of one folder each (see [`CHUNK_BYTES`]), the
 /// ends of folders in their places.
-fn into_work(arrived: Vec<Arrived>) -> Vec<Work> {
+fn into_work(arrived: Vec<InFolder<Arrived>>) -> Vec<InFolder<Vec<Arrived>>> {
     let mut work = Vec::new();
-    let mut files: Vec<Result<ReadFile, ConvertError>> = Vec::new();
+    let mut files: Vec<Arrived> = Vec::new();
     let mut folder = None;
-    let flush = |work: &mut Vec<Work>, files: &mut Vec<_>, folder: Option<NaiveDate>| {
+    let flush = |work: &mut Vec<_>, files: &mut Vec<Arrived>, folder: Option<NaiveDate>| {
         if let Some(date) = folder {
             work.extend(
-                chunks_by_size(std::mem::take(files), |r: &Result<ReadFile, _>| {
+                chunks_by_size(std::mem::take(files), |r: &Arrived| {
                     r.as_ref().map_or(0, |r| r.bytes.len() as u64)
                 })
                 .into_iter()
-                .map(|reads| Work::Decode(date, reads)),
+                .map(|reads| InFolder::Item(date, reads)),
             );
         }
     };
     for item in arrived {
         match item {
-            Arrived::File(date, read) => {
+            InFolder::Item(date, read) => {
                 if folder != Some(date) {
                     flush(&mut work, &mut files, folder);
                     folder = Some(date);
                 }
                 files.push(read);
             }
-            Arrived::End(date) => {
+            InFolder::End(date) => {
                 flush(&mut work, &mut files, folder.take());
-                work.push(Work::End(date));
+                work.push(InFolder::End(date));
             }
         }
     }
