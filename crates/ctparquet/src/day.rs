@@ -920,6 +920,7 @@ impl SortedDay {
             table: self.keys.table,
             sources,
             picks,
+            on_drop: None,
         }))
     }
 }
@@ -933,9 +934,29 @@ pub struct MergedChunk {
     /// Batches of the internal schema (with [`SEQ`], which the chunk's columns leave out).
     sources: Vec<RecordBatch>,
     picks: Vec<(usize, usize)>,
+    /// Shared with the chunk's slices: run when the last of them is dropped.
+    on_drop: Option<Arc<OnDrop>>,
+}
+
+/// A closure run once, when dropped.
+struct OnDrop(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
 }
 
 impl MergedChunk {
+    /// The chunk, with `f` to run once it and every slice of it are dropped: when the encoder,
+    /// which may hold it after taking the next one, is done with its rows.
+    pub fn on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Self {
+        self.on_drop = Some(Arc::new(OnDrop(Some(Box::new(f)))));
+        self
+    }
+
     pub fn num_rows(&self) -> usize {
         self.picks.len()
     }
@@ -959,6 +980,7 @@ impl MergedChunk {
             table: self.table,
             sources: self.sources.clone(),
             picks: self.picks[offset..offset + len].to_vec(),
+            on_drop: self.on_drop.clone(),
         }
     }
 

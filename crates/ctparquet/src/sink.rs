@@ -377,12 +377,17 @@ pub fn encode_day(
             current = Some((writer, path, 0));
         }
         let (writer, _, rows) = current.as_mut().expect("opened above");
-        match &variant {
-            Some(batch) => writer.write(batch)?,
-            None => writer.write(&chunk)?,
-        }
         *rows += chunk.num_rows() as u64;
-        if writer.bytes_written() as u64 + writer.in_progress_size() as u64 >= target_file_bytes {
+        match variant {
+            Some(batch) => writer.write(batch)?,
+            None => writer.write(chunk)?,
+        }
+        // Without a target size, the writer is not asked how far it is: that waits for every
+        // batch queued to be encoded.
+        if target_file_bytes < u64::MAX
+            && writer.bytes_written() as u64 + writer.in_progress_size()? as u64
+                >= target_file_bytes
+        {
             let (writer, path, rows) = current.take().expect("open");
             parts.push(close(writer, path, rows)?);
         }

@@ -1,6 +1,8 @@
 //! The encode stage: a day's rows merged in order on one thread while the Parquet encoder
 //! gathers and writes the merged chunks on the others.
 
+use std::sync::Arc;
+
 use crate::day::{Conflict, DayBuffer, DayError, MergedChunk};
 use crate::sink::SinkError;
 
@@ -15,9 +17,9 @@ pub(super) struct Merged {
 /// Merge a day's rows on one thread while `encode` writes the merged chunks on others: the
 /// merge is serial, so it only picks rows, and the encoder gathers each chunk's columns on the
 /// threads that encode them (gathering copied every value on the merge thread, which then held
-/// the others back). The merge stays ahead by two chunks and `ahead_bytes` at most: a chunk
-/// holding one huge record (see `day`) is merged only once the encoder is done with the one
-/// before.
+/// the others back). The merge stays ahead by `ahead_bytes` at most, counting every chunk until
+/// the encoder drops it (it queues a few before encoding them): a chunk holding one huge record
+/// (see `day`) is merged only once the encoder is done with the ones before.
 /// Returns what `encode` made and what the merge dropped and kept.
 pub(super) fn sort_and_encode<T>(
     buffer: DayBuffer,
@@ -27,13 +29,13 @@ pub(super) fn sort_and_encode<T>(
     encode: impl FnOnce(&mut dyn Iterator<Item = Result<MergedChunk, DayError>>) -> Result<T, SinkError>,
 ) -> Result<(T, Merged), SinkError> {
     let (merged, received) = std::sync::mpsc::sync_channel(2);
-    let in_flight = InFlight::default();
+    let in_flight = Arc::new(InFlight::default());
     std::thread::scope(|scope| {
-        let in_flight = &in_flight;
+        let merging = in_flight.clone();
         let merge = scope.spawn(move || -> Result<Merged, DayError> {
             let mut sorted = buffer.into_sorted(chunk_rows)?;
             let mut index = 0;
-            while in_flight.wait_below(ahead_bytes) {
+            while merging.wait_below(ahead_bytes) {
                 let Some(batch) = sorted.next() else { break };
                 // A long merge frees a batch of a run for every batch it reads.
                 if index % 16 == 15 {
@@ -41,10 +43,14 @@ pub(super) fn sort_and_encode<T>(
                 }
                 index += 1;
                 let failed = batch.is_err();
-                let bytes = batch.as_ref().map_or(0, MergedChunk::memory_size);
-                in_flight.add(bytes);
+                let batch = batch.map(|chunk| {
+                    let bytes = chunk.memory_size();
+                    merging.add(bytes);
+                    let written = merging.clone();
+                    chunk.on_drop(move || written.remove(bytes))
+                });
                 // A closed channel means the encoder stopped (on its own error).
-                if merged.send((batch, bytes)).is_err() || failed {
+                if merged.send(batch).is_err() || failed {
                     break;
                 }
             }
@@ -54,10 +60,9 @@ pub(super) fn sort_and_encode<T>(
                 conflicts: sorted.conflicts().to_vec(),
             })
         });
-        let made = encode(&mut Written {
+        let made = encode(&mut Received {
             received: received.into_iter(),
-            in_flight,
-            last: 0,
+            in_flight: &in_flight,
         });
         let merged = merge
             .join()
@@ -66,7 +71,7 @@ pub(super) fn sort_and_encode<T>(
     })
 }
 
-/// Bytes of merged batches handed to the encoder and not yet written.
+/// Bytes of merged chunks handed to the encoder and not yet dropped by it.
 #[derive(Default)]
 struct InFlight {
     state: std::sync::Mutex<(usize, bool)>,
@@ -98,25 +103,21 @@ impl InFlight {
     }
 }
 
-/// The encoder's side: a batch counts as in flight until the encoder asks for the next one.
-struct Written<'a, I> {
+/// The encoder's side of the channel.
+struct Received<'a, I> {
     received: I,
     in_flight: &'a InFlight,
-    last: usize,
 }
 
-impl<I: Iterator<Item = (Result<MergedChunk, DayError>, usize)>> Iterator for Written<'_, I> {
+impl<I: Iterator<Item = Result<MergedChunk, DayError>>> Iterator for Received<'_, I> {
     type Item = Result<MergedChunk, DayError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.in_flight.remove(std::mem::take(&mut self.last));
-        let (batch, bytes) = self.received.next()?;
-        self.last = bytes;
-        Some(batch)
+        self.received.next()
     }
 }
 
-impl<I> Drop for Written<'_, I> {
+impl<I> Drop for Received<'_, I> {
     fn drop(&mut self) {
         // The encoder is done (or failed): a merge waiting for room must not wait forever.
         self.in_flight.close();
