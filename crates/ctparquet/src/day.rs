@@ -422,8 +422,9 @@ impl Keyed {
 struct SortedInMemory {
     batches: Vec<Keyed>,
     order: Vec<(usize, usize)>,
-    /// Per batch: may it hold a huge row (see [`Cursor::head_is_huge`])?
-    large: Vec<bool>,
+    /// Per batch: its bytes (a batch of [`HUGE_ROW_BYTES`] or more may hold a huge row, see
+    /// [`Cursor::head_is_huge`]).
+    bytes: Vec<usize>,
 }
 
 /// Sort rows held in memory. The batches are not copied into one: the sort orders (batch, row)
@@ -443,14 +444,14 @@ fn sort_in_memory(
         .flat_map(|(i, b)| (0..b.batch.num_rows()).map(move |r| (i, r)))
         .collect();
     order.sort_unstable_by(|a, b| batches[a.0].rows.row(a.1).cmp(&batches[b.0].rows.row(b.1)));
-    let large = batches
+    let bytes = batches
         .iter()
-        .map(|b| b.batch.get_array_memory_size() >= HUGE_ROW_BYTES)
+        .map(|b| b.batch.get_array_memory_size())
         .collect();
     Ok(SortedInMemory {
         batches,
         order,
-        large,
+        bytes,
     })
 }
 
@@ -504,8 +505,8 @@ enum Cursor {
         index: usize,
         current: Keyed,
         full: Option<RecordBatch>,
-        /// Whether `full` may hold a huge row (see [`Cursor::head_is_huge`]).
-        full_large: bool,
+        /// The bytes of `full` (see [`batch_bytes`]).
+        full_bytes: usize,
         pos: usize,
         /// Index of `full` in the chunk being built, once a row of it was taken.
         source: Option<usize>,
@@ -517,6 +518,24 @@ enum Cursor {
         /// Index of each batch in the chunk being built, once a row of it was taken.
         sources: Vec<Option<usize>>,
     },
+}
+
+/// The bytes of a batch's values. Not `get_array_memory_size`: a batch read back from a run is
+/// one block of the file, which every buffer of every column points into, and that counts the
+/// whole block once per buffer (a 2 MB batch of a run measured ~100 times its size: every batch
+/// of a run looked large enough to hold a huge row, was read again after every chunk, and a
+/// chunk picking from one held the merge back as if it took the whole read-ahead).
+fn batch_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            column
+                .to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size())
+        })
+        .sum()
 }
 
 /// A batch of rows this large (bytes) may hold a huge record: its rows are sized one by one, a
@@ -540,7 +559,7 @@ impl Cursor {
                     index,
                     current: Keyed::new(batch, keys)?,
                     full: None,
-                    full_large: false,
+                    full_bytes: 0,
                     pos: 0,
                     source: None,
                     _run: run,
@@ -583,7 +602,7 @@ impl Cursor {
                 rows,
                 index,
                 full,
-                full_large,
+                full_bytes,
                 pos,
                 ..
             } => {
@@ -592,7 +611,7 @@ impl Cursor {
                     let batch = rows.next().ok_or_else(|| {
                         ArrowError::IpcError("a run has fewer batches of rows than of keys".into())
                     })??;
-                    *full_large = batch.get_array_memory_size() >= HUGE_ROW_BYTES;
+                    *full_bytes = batch_bytes(&batch);
                     *full = Some(batch);
                 }
                 Ok((full.as_ref().expect("read above"), *pos))
@@ -615,11 +634,11 @@ impl Cursor {
     fn head_is_huge(&mut self) -> Result<bool, ArrowError> {
         self.head_rows()?;
         // Only a batch at least that large can hold such a row: most are never looked into.
-        let large = match self {
-            Cursor::Run { full_large, .. } => *full_large,
-            Cursor::InMemory { sorted, pos, .. } => sorted.large[sorted.order[*pos].0],
+        let batch_bytes = match self {
+            Cursor::Run { full_bytes, .. } => *full_bytes,
+            Cursor::InMemory { sorted, pos, .. } => sorted.bytes[sorted.order[*pos].0],
         };
-        if !large {
+        if batch_bytes < HUGE_ROW_BYTES {
             return Ok(false);
         }
         let (batch, row) = self.head_rows()?;
@@ -632,22 +651,32 @@ impl Cursor {
     }
 
     /// The index in `sources` of the head row's batch, added there the first time.
-    fn source_of_head(&mut self, sources: &mut Vec<RecordBatch>) -> Result<usize, ArrowError> {
+    fn source_of_head(&mut self, sources: &mut Sources) -> Result<usize, ArrowError> {
         self.head_rows()?;
-        let (slot, batch) = match self {
-            Cursor::Run { full, source, .. } => (source, full.as_ref().expect("read above")),
+        let (slot, batch, bytes) = match self {
+            Cursor::Run {
+                full,
+                full_bytes,
+                source,
+                ..
+            } => (source, full.as_ref().expect("read above"), *full_bytes),
             Cursor::InMemory {
                 sorted,
                 pos,
                 sources: slots,
             } => {
                 let batch = sorted.order[*pos].0;
-                (&mut slots[batch], &sorted.batches[batch].batch)
+                (
+                    &mut slots[batch],
+                    &sorted.batches[batch].batch,
+                    sorted.bytes[batch],
+                )
             }
         };
         Ok(*slot.get_or_insert_with(|| {
-            sources.push(batch.clone());
-            sources.len() - 1
+            sources.batches.push(batch.clone());
+            sources.bytes.push(bytes);
+            sources.batches.len() - 1
         }))
     }
 
@@ -655,12 +684,14 @@ impl Cursor {
     /// again if more of its rows are taken).
     fn clear_sources(&mut self) {
         match self {
-            Cursor::Run { source, full, .. } => {
+            Cursor::Run {
+                source,
+                full,
+                full_bytes,
+                ..
+            } => {
                 *source = None;
-                if full
-                    .as_ref()
-                    .is_some_and(|b| b.get_array_memory_size() >= LARGE_BATCH_BYTES)
-                {
+                if *full_bytes >= LARGE_BATCH_BYTES {
                     *full = None;
                 }
             }
@@ -796,7 +827,7 @@ impl SortedDay {
     }
 
     fn next_chunk(&mut self) -> Result<Option<MergedChunk>, ArrowError> {
-        let mut sources: Vec<RecordBatch> = Vec::new();
+        let mut sources = Sources::default();
         let mut picks: Vec<(usize, usize)> = Vec::with_capacity(self.chunk_rows);
         while picks.len() < self.chunk_rows {
             // The input whose current row sorts first.
@@ -858,7 +889,7 @@ impl SortedDay {
                     let kept = match kept {
                         KeptRow::Picked(i) => {
                             let (source, r) = picks[*i];
-                            sources[source].slice(r, 1)
+                            sources.batches[source].slice(r, 1)
                         }
                         KeptRow::Slice(batch) => batch.clone(),
                     };
@@ -909,7 +940,7 @@ impl SortedDay {
             for kept in &mut group.kept {
                 if let KeptRow::Picked(i) = *kept {
                     let (source, r) = picks[i];
-                    *kept = KeptRow::Slice(sources[source].slice(r, 1));
+                    *kept = KeptRow::Slice(sources.batches[source].slice(r, 1));
                 }
             }
         }
@@ -918,11 +949,19 @@ impl SortedDay {
         }
         Ok(Some(MergedChunk {
             table: self.keys.table,
-            sources,
+            sources: sources.batches,
+            source_bytes: sources.bytes,
             picks,
             on_drop: None,
         }))
     }
+}
+
+/// The batches a chunk being merged takes rows from, and their bytes.
+#[derive(Default)]
+struct Sources {
+    batches: Vec<RecordBatch>,
+    bytes: Vec<usize>,
 }
 
 /// A chunk of a day's merged rows, not yet gathered into columns of its own: the batches its
@@ -933,6 +972,8 @@ pub struct MergedChunk {
     table: &'static Table,
     /// Batches of the internal schema (with [`SEQ`], which the chunk's columns leave out).
     sources: Vec<RecordBatch>,
+    /// The bytes of each source, measured once, when it was read.
+    source_bytes: Vec<usize>,
     picks: Vec<(usize, usize)>,
     /// Shared with the chunk's slices: run when the last of them is dropped.
     on_drop: Option<Arc<OnDrop>>,
@@ -979,6 +1020,7 @@ impl MergedChunk {
         MergedChunk {
             table: self.table,
             sources: self.sources.clone(),
+            source_bytes: self.source_bytes.clone(),
             picks: self.picks[offset..offset + len].to_vec(),
             on_drop: self.on_drop.clone(),
         }
@@ -996,7 +1038,7 @@ impl MergedChunk {
     /// one-row chunk: its whole source, which it keeps alive, as a huge row's is).
     pub fn memory_size(&self) -> usize {
         if let [(source, _)] = self.picks.as_slice() {
-            return self.sources[*source].get_array_memory_size();
+            return self.source_bytes[*source];
         }
         let mut picked = vec![0usize; self.sources.len()];
         for (source, _) in &self.picks {
@@ -1004,8 +1046,9 @@ impl MergedChunk {
         }
         self.sources
             .iter()
+            .zip(&self.source_bytes)
             .zip(picked)
-            .map(|(b, n)| b.get_array_memory_size() * n / b.num_rows().max(1))
+            .map(|((batch, bytes), n)| bytes * n / batch.num_rows().max(1))
             .sum()
     }
 }
@@ -1222,6 +1265,33 @@ mod tests {
             in_memory.push(b);
         }
         assert_eq!(collect(day, 3), collect(in_memory, 3));
+    }
+
+    #[test]
+    fn a_batch_read_back_from_a_run_measures_its_values_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = seconds(0..2048, 0);
+        let run = PendingRun {
+            table: &EVENTS,
+            batches: vec![batch.clone()],
+            bytes: 0,
+        }
+        .write(dir.path())
+        .unwrap();
+        let mut reader = open_ipc(&run.rows, run.own).unwrap();
+        let read = reader.next().unwrap().unwrap();
+        assert_eq!(read.num_rows(), 2048);
+        // Every buffer of the batch read points into one block of the file.
+        let (ours, arrows) = (batch_bytes(&read), read.get_array_memory_size());
+        assert!(
+            ours <= 2 * batch_bytes(&batch),
+            "{ours} bytes read back for {} written",
+            batch_bytes(&batch)
+        );
+        assert!(
+            arrows > 10 * ours,
+            "the block counted once per buffer: {arrows}"
+        );
     }
 
     /// Rows `range` of a day with one event a second, in the order of `range`.
