@@ -246,7 +246,8 @@ impl DayBuffer {
     /// Merge everything into sorted, de-duplicated batches of the event schema, `chunk_rows` rows
     /// each (the last may be shorter). The batch boundaries depend only on the rows, never on
     /// how they were spilled, so the Parquet written from them is byte-for-byte reproducible.
-    pub fn into_sorted(mut self, chunk_rows: usize) -> Result<SortedDay, DayError> {
+    /// The rows still in memory are sorted on up to `threads` threads.
+    pub fn into_sorted(mut self, chunk_rows: usize, threads: usize) -> Result<SortedDay, DayError> {
         let keys = SortKeys::new(self.table);
         let mut cursors = Vec::new();
         for run in std::mem::take(&mut self.runs) {
@@ -255,7 +256,7 @@ impl DayBuffer {
         if !self.batches.is_empty() {
             // Rows still in memory are merged where they are, in their sorted order: no copy of
             // them is made before the one that builds the output batches.
-            let sorted = sort_in_memory(&keys, std::mem::take(&mut self.batches))?;
+            let sorted = sort_in_memory(&keys, std::mem::take(&mut self.batches), threads)?;
             cursors.extend(Cursor::in_memory(sorted));
         }
         let mut heads: BinaryHeap<_> = cursors
@@ -383,7 +384,8 @@ impl PendingRun {
             &Arc::new(schema.project(&key_columns)?),
         )?;
         let sort_keys = SortKeys::new(self.table);
-        for chunk in InMemoryRun::new(sort_in_memory(&sort_keys, self.batches)?) {
+        // A spill runs beside the decoding, which keeps every core busy: one thread.
+        for chunk in InMemoryRun::new(sort_in_memory(&sort_keys, self.batches, 1)?) {
             let chunk = chunk?;
             keys_out.write(&chunk.project(&key_columns)?)?;
             rows_out.write(&chunk)?;
@@ -427,23 +429,37 @@ struct SortedInMemory {
     bytes: Vec<usize>,
 }
 
-/// Sort rows held in memory. The batches are not copied into one: the sort orders (batch, row)
-/// pairs, and readers gather from the batches as they go, so sorting needs about the memory of
-/// the rows plus their keys, not twice the rows.
+/// Sort rows held in memory, on up to `threads` threads. The batches are not copied into one:
+/// the sort orders (batch, row) pairs, and readers gather from the batches as they go, so
+/// sorting needs about the memory of the rows plus their keys, not twice the rows.
 fn sort_in_memory(
     keys: &SortKeys,
     batches: Vec<RecordBatch>,
+    threads: usize,
 ) -> Result<SortedInMemory, ArrowError> {
-    let batches = batches
-        .into_iter()
-        .map(|b| Keyed::new(b, keys))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut order: Vec<(usize, usize)> = batches
+    let batches = keyed_on_threads(batches, keys, threads)?;
+    // Each row's first 16 key bytes beside it: most comparisons end there (the instant and the
+    // start of the event id), as an integer comparison, without reaching for the rows' bytes.
+    let mut order: Vec<(u128, u32, u32)> = batches
         .iter()
         .enumerate()
-        .flat_map(|(i, b)| (0..b.batch.num_rows()).map(move |r| (i, r)))
+        .flat_map(|(i, b)| {
+            (0..b.batch.num_rows())
+                .map(move |r| (key_prefix(b.rows.row(r).as_ref()), i as u32, r as u32))
+        })
         .collect();
-    order.sort_unstable_by(|a, b| batches[a.0].rows.row(a.1).cmp(&batches[b.0].rows.row(b.1)));
+    sort_on_threads(&mut order, threads, &|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            let row = |&(_, batch, row): &(u128, u32, u32)| {
+                batches[batch as usize].rows.row(row as usize)
+            };
+            row(a).cmp(&row(b))
+        })
+    });
+    let order = order
+        .into_iter()
+        .map(|(_, batch, row)| (batch as usize, row as usize))
+        .collect();
     let bytes = batches
         .iter()
         .map(|b| b.batch.get_array_memory_size())
@@ -453,6 +469,98 @@ fn sort_in_memory(
         order,
         bytes,
     })
+}
+
+/// The sort keys of `batches`, computed on up to `threads` threads (a share of the batches
+/// each), in the order of `batches`.
+fn keyed_on_threads(
+    batches: Vec<RecordBatch>,
+    keys: &SortKeys,
+    threads: usize,
+) -> Result<Vec<Keyed>, ArrowError> {
+    let key = |part: Vec<RecordBatch>| -> Result<Vec<Keyed>, ArrowError> {
+        part.into_iter().map(|b| Keyed::new(b, keys)).collect()
+    };
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if threads < 2 || rows < PARALLEL_SORT_MIN {
+        return key(batches);
+    }
+    // Contiguous shares of about equal rows.
+    let per_share = rows.div_ceil(threads);
+    let mut shares: Vec<Vec<RecordBatch>> = vec![Vec::new()];
+    let mut in_share = 0;
+    for batch in batches {
+        if in_share >= per_share {
+            shares.push(Vec::new());
+            in_share = 0;
+        }
+        in_share += batch.num_rows();
+        shares.last_mut().expect("one at least").push(batch);
+    }
+    let keyed = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || key(share)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut all = Vec::new();
+    for share in keyed {
+        all.extend(share?);
+    }
+    Ok(all)
+}
+
+/// The first 16 bytes of a row's key as a big-endian integer (zero-padded): two rows whose
+/// prefixes differ compare as their prefixes do; equal prefixes leave it to the whole keys.
+fn key_prefix(row: &[u8]) -> u128 {
+    let mut prefix = [0u8; 16];
+    let n = row.len().min(16);
+    prefix[..n].copy_from_slice(&row[..n]);
+    u128::from_be_bytes(prefix)
+}
+
+/// Below this many items a sort stays on one thread.
+const PARALLEL_SORT_MIN: usize = 1 << 14;
+
+/// Sort `items` on up to `threads` threads: halves sorted on threads of their own, then merged.
+/// `cmp` must be a total order (the day's keys end with the unique sequence number), so the
+/// result does not depend on the number of threads.
+fn sort_on_threads<T: Copy + Send + Sync>(
+    items: &mut [T],
+    threads: usize,
+    cmp: &(impl Fn(&T, &T) -> std::cmp::Ordering + Sync),
+) {
+    if threads < 2 || items.len() < PARALLEL_SORT_MIN {
+        items.sort_unstable_by(cmp);
+        return;
+    }
+    let len = items.len();
+    let (left, right) = items.split_at_mut(len / 2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| sort_on_threads(left, threads / 2, cmp));
+        sort_on_threads(right, threads - threads / 2, cmp);
+    });
+    let mut merged = Vec::with_capacity(len);
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() && j < right.len() {
+        if cmp(&right[j], &left[i]).is_lt() {
+            merged.push(right[j]);
+            j += 1;
+        } else {
+            merged.push(left[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&left[i..]);
+    merged.extend_from_slice(&right[j..]);
+    items.copy_from_slice(&merged);
 }
 
 /// Rows held in memory, in sorted order, gathered a chunk at a time (to be written as a run).
@@ -1133,7 +1241,7 @@ mod tests {
     }
 
     fn collect(day: DayBuffer, chunk: usize) -> (Vec<String>, u64, Vec<usize>) {
-        let mut sorted = day.into_sorted(chunk).unwrap();
+        let mut sorted = day.into_sorted(chunk, 2).unwrap();
         let mut names = Vec::new();
         let mut sizes = Vec::new();
         for chunk in sorted.by_ref() {
@@ -1222,7 +1330,7 @@ mod tests {
                         day.spill(dir.path()).unwrap();
                     }
                 }
-                let mut sorted = day.into_sorted(chunk).unwrap();
+                let mut sorted = day.into_sorted(chunk, 2).unwrap();
                 let mut names = Vec::new();
                 for chunk in sorted.by_ref() {
                     let batch = chunk.unwrap().to_batch().unwrap();
@@ -1292,6 +1400,64 @@ mod tests {
             arrows > 10 * ours,
             "the block counted once per buffer: {arrows}"
         );
+    }
+
+    #[test]
+    fn sorting_on_threads_gives_the_order_of_one() {
+        let items: Vec<(u32, u32)> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) % 1000, i))
+            .collect();
+        let mut expected = items.clone();
+        expected.sort_unstable();
+        for threads in [1, 2, 3, 4] {
+            let mut sorted = items.clone();
+            sort_on_threads(&mut sorted, threads, &|a, b| a.cmp(b));
+            assert!(sorted == expected, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_large_day_sorts_the_same_on_any_number_of_threads() {
+        // Above PARALLEL_SORT_MIN rows, in batches that overlap in time and out of order.
+        let day = |threads: usize| {
+            let mut day = DayBuffer::new(&EVENTS);
+            for (b, start) in [3000u32, 0, 1500, 600].into_iter().enumerate() {
+                let seq = b as u64 * 10_000;
+                day.push(seconds((start..start + 3000).rev(), seq));
+                day.push(seconds(start..start + 3000, seq + 5000));
+            }
+            let mut ids = Vec::new();
+            for chunk in day.into_sorted(4096, threads).unwrap() {
+                let batch = chunk.unwrap().to_batch().unwrap();
+                let seqs = batch.column_by_name("eventID").unwrap().as_string::<i32>();
+                ids.extend(seqs.iter().map(|v| v.unwrap().to_string()));
+            }
+            ids
+        };
+        let one = day(1);
+        assert_eq!(one.len(), 6000, "24,000 rows of 6,000 events");
+        assert_eq!(day(2), one);
+        assert_eq!(day(3), one);
+    }
+
+    #[test]
+    fn key_prefixes_that_differ_order_as_their_keys() {
+        let keys: Vec<Vec<u8>> = (0..400u32)
+            .map(|i| {
+                let len = (i % 23) as usize;
+                (0..len)
+                    .map(|j| (i.wrapping_mul(31).wrapping_add(j as u32 * 7) % 5) as u8)
+                    .collect()
+            })
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                let (pa, pb) = (key_prefix(a), key_prefix(b));
+                if pa != pb {
+                    assert_eq!(pa.cmp(&pb), a.cmp(b), "{a:?} {b:?}");
+                }
+            }
+        }
     }
 
     /// Rows `range` of a day with one event a second, in the order of `range`.

@@ -24,6 +24,7 @@ pub(super) struct Merged {
 pub(super) fn sort_and_encode<T>(
     buffer: DayBuffer,
     chunk_rows: usize,
+    threads: usize,
     trim_above: usize,
     ahead_bytes: usize,
     encode: impl FnOnce(&mut dyn Iterator<Item = Result<MergedChunk, DayError>>) -> Result<T, SinkError>,
@@ -33,7 +34,7 @@ pub(super) fn sort_and_encode<T>(
     std::thread::scope(|scope| {
         let merging = in_flight.clone();
         let merge = scope.spawn(move || -> Result<Merged, DayError> {
-            let mut sorted = buffer.into_sorted(chunk_rows)?;
+            let mut sorted = buffer.into_sorted(chunk_rows, threads)?;
             let mut index = 0;
             while merging.wait_below(ahead_bytes) {
                 let Some(batch) = sorted.next() else { break };

@@ -91,7 +91,7 @@ impl Conversion<'_> {
             .spawn(move || {
                 let encoding = Instant::now();
                 let encoded =
-                    sort_and_encode(buffer, chunk_rows, trim_above, ahead_bytes, |sorted| {
+                    sort_and_encode(buffer, chunk_rows, threads, trim_above, ahead_bytes, |sorted| {
                         sink::encode_day(
                             table,
                             sorted,
