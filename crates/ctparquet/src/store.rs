@@ -282,6 +282,11 @@ impl Location {
         }
     }
 
+    /// Whether this is a local folder (its files can be read without the store).
+    pub fn is_local(&self) -> bool {
+        self.local_root.is_some()
+    }
+
     /// The local file or folder of a key, for a local location.
     pub fn local_path(&self, key: &Path) -> Option<std::path::PathBuf> {
         let mut path = self.local_root.clone()?;

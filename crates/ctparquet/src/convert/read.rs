@@ -32,11 +32,12 @@ const CHUNK_BYTES: u64 = 1024 * 1024;
 /// The unit of the byte-counting semaphores (read-ahead, inflation).
 const PERMIT_UNIT: u64 = 1024;
 
-/// A delivery file read, holding its share of the read-ahead budget until its rows are routed.
+/// A delivery file read, holding its share of the read-ahead budget until its rows are routed
+/// (with the other files it was read with, see [`read_batches`]).
 pub(super) struct ReadFile {
     pub meta: ObjectMeta,
     pub bytes: bytes::Bytes,
-    _permit: OwnedSemaphorePermit,
+    _permit: Arc<OwnedSemaphorePermit>,
 }
 
 /// A chunk of files read and decoded, holding its share of the inflation budget until its rows
@@ -117,30 +118,53 @@ impl Reader {
                 .map(move |meta| InFolder::Item(date, meta))
                 .chain(std::iter::once(InFolder::End(date)))
         });
-        futures::stream::iter(entries)
-            .map(move |entry| {
+        let local = self.source.is_local();
+        futures::stream::iter(read_batches(entries, local))
+            .map(move |batch| {
                 let source = source.clone();
                 let read_ahead = read_ahead.clone();
                 async move {
-                    let (date, meta) = match entry {
-                        InFolder::Item(date, meta) => (date, meta),
-                        InFolder::End(date) => return InFolder::End(date),
+                    let (date, metas) = match batch {
+                        InFolder::Item(date, metas) => (date, metas),
+                        InFolder::End(date) => return vec![InFolder::End(date)],
                     };
-                    // Files are started in order and the semaphore is fair, so the oldest file
-                    // always gets its share first: no deadlock with `buffered`.
-                    let permit = read_ahead
-                        .acquire_many_owned(kib_weight(meta.size, read_ahead_total))
-                        .await
-                        .expect("semaphore open");
-                    let read = source::read(&source, &meta).await.map(|bytes| ReadFile {
-                        meta,
-                        bytes,
-                        _permit: permit,
-                    });
-                    InFolder::Item(date, read.map_err(ConvertError::from))
+                    // Batches are started in order and the semaphore is fair, so the oldest
+                    // batch always gets its share first: no deadlock with `buffered`. One
+                    // request for the whole batch (a batch waiting for a second permit would let
+                    // later batches take the budget while it blocks their way out), shared by
+                    // its files until the last is routed.
+                    let bytes = metas.iter().map(|m| m.size).sum();
+                    let permit = Arc::new(
+                        read_ahead
+                            .acquire_many_owned(kib_weight(bytes, read_ahead_total))
+                            .await
+                            .expect("semaphore open"),
+                    );
+                    let read = match source::read_local(&source, metas.clone()).await {
+                        Some(read) => read,
+                        None => {
+                            let mut read = Vec::with_capacity(metas.len());
+                            for meta in metas {
+                                let bytes = source::read(&source, &meta).await;
+                                read.push((meta, bytes));
+                            }
+                            read
+                        }
+                    };
+                    read.into_iter()
+                        .map(|(meta, bytes)| {
+                            let file = bytes.map(|bytes| ReadFile {
+                                meta,
+                                bytes,
+                                _permit: permit.clone(),
+                            });
+                            InFolder::Item(date, file.map_err(ConvertError::from))
+                        })
+                        .collect()
                 }
             })
             .buffered(self.concurrency)
+            .flat_map(futures::stream::iter)
             .ready_chunks(CHUNK_FILES)
             .flat_map(|arrived| futures::stream::iter(into_work(arrived)))
             .map(move |work| {
@@ -192,6 +216,44 @@ impl Reader {
             // light chunk takes the next one instead of waiting.
             .buffered(2 * self.cores)
     }
+}
+
+/// Files of a local folder read in one trip to the blocking pool, at most: this many...
+const LOCAL_BATCH_FILES: usize = 32;
+/// ...and this many bytes (a larger file is read alone).
+const LOCAL_BATCH_BYTES: u64 = 256 * 1024;
+
+/// The files of the folders as batches to read, in order, the ends of folders in their places:
+/// consecutive small files of a local folder together (see [`source::read_local`]), any other
+/// file alone (each an S3 request of its own, `--concurrency` at a time).
+fn read_batches(
+    entries: impl Iterator<Item = InFolder<ObjectMeta>>,
+    local: bool,
+) -> Vec<InFolder<Vec<ObjectMeta>>> {
+    let mut batches: Vec<InFolder<Vec<ObjectMeta>>> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let (date, meta) = match entry {
+            InFolder::Item(date, meta) => (date, meta),
+            InFolder::End(date) => {
+                batches.push(InFolder::End(date));
+                continue;
+            }
+        };
+        if let Some(InFolder::Item(last, metas)) = batches.last_mut()
+            && local
+            && *last == date
+            && metas.len() < LOCAL_BATCH_FILES
+            && bytes + meta.size <= LOCAL_BATCH_BYTES
+        {
+            bytes += meta.size;
+            metas.push(meta);
+            continue;
+        }
+        bytes = meta.size;
+        batches.push(InFolder::Item(date, vec![meta]));
+    }
+    batches
 }
 
 /// Something of a date folder, in the stream's order: a file (to read, read, a chunk of them to
@@ -300,6 +362,48 @@ mod tests {
             ]
         );
         assert!(chunks_by_size(Vec::<u64>::new(), |s| *s).is_empty());
+    }
+
+    #[test]
+    fn small_local_files_of_a_folder_are_read_together() {
+        let meta = |size| ObjectMeta {
+            location: object_store::path::Path::from("f"),
+            last_modified: Default::default(),
+            size,
+            e_tag: None,
+            version: None,
+        };
+        let (d1, d2) = (
+            NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 1, 6).unwrap(),
+        );
+        let entries = || {
+            (0..40)
+                .map(move |_| InFolder::Item(d1, meta(1000)))
+                .chain([InFolder::End(d1), InFolder::Item(d2, meta(1 << 20))])
+                .chain((0..2).map(move |_| InFolder::Item(d2, meta(100_000))))
+                .chain([InFolder::Item(d2, meta(100_000)), InFolder::End(d2)])
+        };
+        let shape = |batches: Vec<InFolder<Vec<ObjectMeta>>>| {
+            batches
+                .into_iter()
+                .map(|b| match b {
+                    InFolder::Item(date, metas) => format!("{}:{}", date.format("%d"), metas.len()),
+                    InFolder::End(date) => format!("end {}", date.format("%d")),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shape(read_batches(entries(), true)),
+            ["05:32", "05:8", "end 05", "06:1", "06:2", "06:1", "end 06"]
+        );
+        let alone = shape(read_batches(entries(), false));
+        assert_eq!(alone.len(), 40 + 1 + 4 + 1);
+        assert!(
+            alone
+                .iter()
+                .all(|b| b.ends_with(":1") || b.starts_with("end"))
+        );
     }
 
     #[test]
