@@ -27,6 +27,7 @@ use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 
+use crate::parallel::in_parallel_costliest_first;
 use crate::schema::Table;
 
 pub use crate::schema::SEQ;
@@ -437,7 +438,13 @@ fn sort_in_memory(
     batches: Vec<RecordBatch>,
     threads: usize,
 ) -> Result<SortedInMemory, ArrowError> {
-    let batches = keyed_on_threads(batches, keys, threads)?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let key_threads = if rows < PARALLEL_SORT_MIN { 1 } else { threads };
+    let batches = in_parallel_costliest_first(batches, key_threads, RecordBatch::num_rows, |b| {
+        Keyed::new(b, keys)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     // Each row's first 16 key bytes beside it: most comparisons end there (the instant and the
     // start of the event id), as an integer comparison, without reaching for the rows' bytes.
     let mut order: Vec<(u128, u32, u32)> = batches
@@ -469,52 +476,6 @@ fn sort_in_memory(
         order,
         bytes,
     })
-}
-
-/// The sort keys of `batches`, computed on up to `threads` threads (a share of the batches
-/// each), in the order of `batches`.
-fn keyed_on_threads(
-    batches: Vec<RecordBatch>,
-    keys: &SortKeys,
-    threads: usize,
-) -> Result<Vec<Keyed>, ArrowError> {
-    let key = |part: Vec<RecordBatch>| -> Result<Vec<Keyed>, ArrowError> {
-        part.into_iter().map(|b| Keyed::new(b, keys)).collect()
-    };
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    if threads < 2 || rows < PARALLEL_SORT_MIN {
-        return key(batches);
-    }
-    // Contiguous shares of about equal rows.
-    let per_share = rows.div_ceil(threads);
-    let mut shares: Vec<Vec<RecordBatch>> = vec![Vec::new()];
-    let mut in_share = 0;
-    for batch in batches {
-        if in_share >= per_share {
-            shares.push(Vec::new());
-            in_share = 0;
-        }
-        in_share += batch.num_rows();
-        shares.last_mut().expect("one at least").push(batch);
-    }
-    let keyed = std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|share| scope.spawn(move || key(share)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Vec<_>>()
-    });
-    let mut all = Vec::new();
-    for share in keyed {
-        all.extend(share?);
-    }
-    Ok(all)
 }
 
 /// The first 16 bytes of a row's key as a big-endian integer (zero-padded): two rows whose

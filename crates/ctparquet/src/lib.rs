@@ -43,6 +43,7 @@ pub mod store;
 pub(crate) mod strays;
 pub mod summary;
 pub use ctparquet_decode::time;
+pub(crate) mod parallel;
 pub mod variant;
 pub mod verify;
 pub(crate) mod writer;

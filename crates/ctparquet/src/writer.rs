@@ -14,7 +14,6 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -28,6 +27,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::day::MergedChunk;
+use crate::parallel::in_parallel_costliest_first;
 
 /// Batches handed to the writer and not yet encoded by every column, at most: enough for every
 /// thread to find a column with work while the slowest column catches up, few enough that the
@@ -271,6 +271,14 @@ impl State {
             .map(|(i, _)| i)
     }
 
+    /// Stop the row group: the queued batches are dropped and every thread ends.
+    fn stop(&mut self) {
+        self.stopped = true;
+        for column in &mut self.columns {
+            column.queue.clear();
+        }
+    }
+
     fn error(&mut self) -> ParquetError {
         self.failed
             .take()
@@ -374,10 +382,7 @@ impl Drop for RowGroupEncoder {
         {
             let mut state = self.lock();
             state.finishing = true;
-            state.stopped = true;
-            for column in &mut state.columns {
-                column.queue.clear();
-            }
+            state.stop();
         }
         self.shared.changed.notify_all();
         for thread in std::mem::take(&mut self.threads) {
@@ -395,10 +400,7 @@ fn encode_columns(shared: &Shared) {
         fn drop(&mut self) {
             if std::thread::panicking() {
                 if let Ok(mut state) = self.0.state.lock() {
-                    state.stopped = true;
-                    for column in &mut state.columns {
-                        column.queue.clear();
-                    }
+                    state.stop();
                 }
                 self.0.changed.notify_all();
             }
@@ -442,54 +444,10 @@ fn encode_columns(shared: &Shared) {
         column.estimated_bytes = estimated;
         if let Err(error) = encoded {
             state.failed.get_or_insert(error);
-            state.stopped = true;
-            for column in &mut state.columns {
-                column.queue.clear();
-            }
+            state.stop();
         }
         shared.changed.notify_all();
     }
-}
-
-/// `f` over `items` on up to `threads` threads, each taking the next item when it is free, the
-/// costliest first (the columns differ widely in cost, and a long one taken last would leave the
-/// other threads idle); results in the order of `items`.
-fn in_parallel_costliest_first<T: Send, R: Send>(
-    items: Vec<T>,
-    threads: usize,
-    cost: impl Fn(&T) -> usize,
-    f: impl Fn(T) -> R + Sync,
-) -> Vec<R> {
-    if threads <= 1 || items.len() <= 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_cached_key(|&i| std::cmp::Reverse(cost(&items[i])));
-    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let results: Vec<Mutex<Option<R>>> = slots.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(slots.len()) {
-            scope.spawn(|| {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let item = slots[i]
-                        .lock()
-                        .expect("not poisoned")
-                        .take()
-                        .expect("taken once");
-                    *results[i].lock().expect("not poisoned") = Some(f(item));
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|r| {
-            r.into_inner()
-                .expect("not poisoned")
-                .expect("every item done")
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -660,27 +618,5 @@ mod tests {
             writer.write(batch).unwrap();
         }
         drop(writer);
-    }
-
-    #[test]
-    fn costliest_first_keeps_the_order_of_results() {
-        let out = in_parallel_costliest_first(
-            (0..50).collect(),
-            3,
-            |i: &u64| (*i % 7) as usize,
-            |i| i + 1,
-        );
-        assert_eq!(out, (1..51).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn results_keep_the_order_of_items() {
-        let out = in_parallel_costliest_first((0..100).collect(), 4, |_| 0, |i: u64| i * 2);
-        assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>());
-        assert_eq!(
-            in_parallel_costliest_first(vec![3], 4, |_| 0, |i: u64| i + 1),
-            [4]
-        );
-        assert!(in_parallel_costliest_first(Vec::<u64>::new(), 4, |_| 0, |i| i).is_empty());
     }
 }

@@ -140,18 +140,9 @@ impl Reader {
                             .await
                             .expect("semaphore open"),
                     );
-                    let read = match source::read_local(&source, metas.clone()).await {
-                        Some(read) => read,
-                        None => {
-                            let mut read = Vec::with_capacity(metas.len());
-                            for meta in metas {
-                                let bytes = source::read(&source, &meta).await;
-                                read.push((meta, bytes));
-                            }
-                            read
-                        }
-                    };
-                    read.into_iter()
+                    source::read_many(&source, metas)
+                        .await
+                        .into_iter()
                         .map(|(meta, bytes)| {
                             let file = bytes.map(|bytes| ReadFile {
                                 meta,
@@ -224,7 +215,7 @@ const LOCAL_BATCH_FILES: usize = 32;
 const LOCAL_BATCH_BYTES: u64 = 256 * 1024;
 
 /// The files of the folders as batches to read, in order, the ends of folders in their places:
-/// consecutive small files of a local folder together (see [`source::read_local`]), any other
+/// consecutive small files of a local folder together (see [`source::read_many`]), any other
 /// file alone (each an S3 request of its own, `--concurrency` at a time).
 fn read_batches(
     entries: impl Iterator<Item = InFolder<ObjectMeta>>,
