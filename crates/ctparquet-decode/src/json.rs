@@ -32,11 +32,14 @@ impl<'de> Deserialize<'de> for BorrowedStr<'de> {
     }
 }
 
+/// A member of a JSON object: its key (unescaped) and its value's text, left unparsed.
+pub type Member<'a> = (Cow<'a, str>, &'a str);
+
 /// The members of a JSON object in source order, values left unparsed: each is the text of one
 /// JSON value that has been checked to be valid (by serde_json when its file was parsed), so the
 /// nested objects and arrays CloudTrail records carry can be split again by [`object_members`]
 /// and [`array_items`] without a second validating parse.
-pub struct Members<'a>(pub Vec<(Cow<'a, str>, &'a str)>);
+pub struct Members<'a>(pub Vec<Member<'a>>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -47,66 +50,121 @@ impl<'de> Deserialize<'de> for Members<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                Members::from_map(map)
+                let mut out = Vec::with_capacity(24);
+                push_members(map, &mut out)?;
+                Ok(Members(out))
             }
         }
         deserializer.deserialize_map(V)
     }
 }
 
-impl<'de> Members<'de> {
-    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
-        while let Some(key) = map.next_key::<BorrowedStr<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            out.push((key.0, value.get()));
+/// Push the members of the object `map` reads onto `out`.
+fn push_members<'de, A: MapAccess<'de>>(
+    mut map: A,
+    out: &mut Vec<Member<'de>>,
+) -> Result<(), A::Error> {
+    while let Some(key) = map.next_key::<BorrowedStr<'de>>()? {
+        let value: &'de RawValue = map.next_value()?;
+        out.push((key.0, value.get()));
+    }
+    Ok(())
+}
+
+/// An empty vector for items that borrow another text, keeping `v`'s allocation. Members borrow
+/// the text of the file (or value) being read, so a vector that outlives it cannot hold them
+/// across files; recycled, one allocation serves every record instead of one per record (the
+/// allocator's lock, taken for each, was contended between the decoding threads).
+pub fn recycle<'b, T: 'b, U: 'b>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    // Collecting a vector's own iterator into items of the same size reuses its allocation.
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
+/// A log file's "Records", split: every record's members in one vector, in order.
+#[derive(Default)]
+pub struct Split<'a> {
+    pub members: Vec<Member<'a>>,
+    pub records: Vec<Record>,
+}
+
+impl Split<'_> {
+    /// An empty split for another file, keeping the allocations (see [`recycle`]).
+    pub fn recycle<'b>(self) -> Split<'b> {
+        Split {
+            members: recycle(self.members),
+            records: recycle(self.records),
         }
-        Ok(Members(out))
+    }
+
+    /// The members of each record, or the type of an element that is not an object.
+    pub fn iter(&self) -> impl Iterator<Item = Result<&[Member<'_>], JsonType>> + '_ {
+        self.records.iter().map(|record| match record {
+            Record::Object(range) => Ok(&self.members[range.clone()]),
+            Record::Not(kind) => Err(*kind),
+        })
     }
 }
 
-/// An element of a log file's "Records": the members of an object (the record), or the type
-/// of whatever else it is (which makes the file bad).
-pub enum Record<'a> {
-    Object(Members<'a>),
+/// An element of a log file's "Records": the range of its members in [`Split::members`] (the
+/// record), or the type of whatever else it is (which makes the file bad).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Object(std::ops::Range<usize>),
     Not(JsonType),
 }
 
-impl<'de> Deserialize<'de> for Record<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Record<'de>;
+/// Reads one element of "Records" into a [`Split`].
+pub struct RecordSeed<'s, 'de>(pub &'s mut Split<'de>);
+
+impl<'de> de::DeserializeSeed<'de> for RecordSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        struct V<'s, 'de>(&'s mut Split<'de>);
+        impl<'de> V<'_, 'de> {
+            fn not<E>(self, kind: JsonType) -> Result<(), E> {
+                self.0.records.push(Record::Not(kind));
+                Ok(())
+            }
+        }
+        impl<'de> Visitor<'de> for V<'_, 'de> {
+            type Value = ();
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                Members::from_map(map).map(Record::Object)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+                let start = self.0.members.len();
+                push_members(map, &mut self.0.members)?;
+                let end = self.0.members.len();
+                self.0.records.push(Record::Object(start..end));
+                Ok(())
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(Record::Not(JsonType::Array))
+                self.not(JsonType::Array)
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Record::Not(JsonType::String))
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+                self.not(JsonType::String)
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Record::Not(JsonType::Bool))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+                self.not(JsonType::Bool)
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Record::Not(JsonType::Number))
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+                self.not(JsonType::Number)
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Record::Not(JsonType::Number))
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+                self.not(JsonType::Number)
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Record::Not(JsonType::Number))
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+                self.not(JsonType::Number)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Record::Not(JsonType::Null))
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                self.not(JsonType::Null)
             }
         }
-        deserializer.deserialize_any(V)
+        deserializer.deserialize_any(V(self.0))
     }
 }
 
@@ -168,8 +226,14 @@ fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
 /// have been validated (it is a value split off a parsed file): this only finds where keys and
 /// values start and end, so a struct nested in a record is not parsed twice.
 pub fn object_members(valid: &str) -> Option<Members<'_>> {
-    let bytes = valid.as_bytes();
     let mut out = Vec::with_capacity(16);
+    object_members_into(valid, &mut out)?;
+    Some(Members(out))
+}
+
+/// [`object_members`] pushed onto `out` (which may hold some when it is not an object).
+pub fn object_members_into<'a>(valid: &'a str, out: &mut Vec<Member<'a>>) -> Option<()> {
+    let bytes = valid.as_bytes();
     each_item(bytes, b'{', b'}', |start| {
         if bytes.get(start) != Some(&b'"') {
             return None;
@@ -184,20 +248,24 @@ pub fn object_members(valid: &str) -> Option<Members<'_>> {
         let end = value_end(bytes, value)?;
         out.push((key, &valid[value..end]));
         Some(end)
-    })?;
-    Some(Members(out))
+    })
 }
 
 /// The elements of a valid JSON array's text (see [`object_members`]), or `None` when it is not
 /// an array.
 pub fn array_items(valid: &str) -> Option<Vec<&str>> {
     let mut out = Vec::new();
+    array_items_into(valid, &mut out)?;
+    Some(out)
+}
+
+/// [`array_items`] pushed onto `out` (which may hold some when it is not an array).
+pub fn array_items_into<'a>(valid: &'a str, out: &mut Vec<&'a str>) -> Option<()> {
     each_item(valid.as_bytes(), b'[', b']', |start| {
         let end = value_end(valid.as_bytes(), start)?;
         out.push(&valid[start..end]);
         Some(end)
-    })?;
-    Some(out)
+    })
 }
 
 /// Walk the comma-separated items of a valid object or array (`open` ... `close`): `item` reads
@@ -528,6 +596,23 @@ mod tests {
 
     /// The splitter over validated text finds what serde_json's parse finds.
     #[test]
+    fn a_recycled_vector_keeps_its_allocation() {
+        let text = String::from(r#"{"a":1,"b":[2]}"#);
+        let mut members = Vec::with_capacity(64);
+        object_members_into(&text, &mut members).unwrap();
+        let (pointer, capacity) = (members.as_ptr() as usize, members.capacity());
+        let mut again: Vec<Member<'_>> = recycle(members);
+        drop(text);
+        let other = String::from(r#"{"c":3}"#);
+        assert_eq!(
+            (again.as_ptr() as usize, again.capacity()),
+            (pointer, capacity)
+        );
+        object_members_into(&other, &mut again).unwrap();
+        assert_eq!(again, vec![(Cow::Borrowed("c"), "3")]);
+    }
+
+    #[test]
     fn object_members_match_the_validating_parse() {
         let texts = [
             r#"{}"#,
@@ -646,12 +731,11 @@ impl RawCheck {
 
     /// Split off the members of a record of the file that strict readers would refuse (see
     /// [`RAW_MEMBERS`]); `None` when the record needs nothing of the kind.
-    pub fn keep_raw_members<'a>(self, members: &Members<'a>) -> Option<RawKept<'a>> {
+    pub fn keep_raw_members<'a>(self, members: &[Member<'a>]) -> Option<RawKept<'a>> {
         if !self.needed() {
             return None;
         }
         let fixes: Vec<Option<String>> = members
-            .0
             .iter()
             .map(|(key, value)| {
                 (self.surrogates && key != RAW_MEMBERS)
@@ -659,13 +743,13 @@ impl RawCheck {
                     .flatten()
             })
             .collect();
-        let named = members.0.iter().any(|(key, _)| key == RAW_MEMBERS);
+        let named = members.iter().any(|(key, _)| key == RAW_MEMBERS);
         if !named && fixes.iter().all(Option::is_none) {
             return None;
         }
-        let mut decoded = Vec::with_capacity(members.0.len());
+        let mut decoded = Vec::with_capacity(members.len());
         let mut raw = Vec::new();
-        for ((key, value), fix) in members.0.iter().zip(fixes) {
+        for ((key, value), fix) in members.iter().zip(fixes) {
             if key == RAW_MEMBERS || fix.is_some() {
                 raw.push((key.to_string(), minify(value).into_owned()));
             }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::decode::{FileError, inflate};
-use crate::json::{RAW_MEMBERS, RawCheck, Record};
+use crate::json::{RAW_MEMBERS, RawCheck};
 
 /// The records of a delivery file as verify reads them: plain JSON, with the members strict
 /// readers refuse in the form the converter writes them (see [`RAW_MEMBERS`]).
@@ -31,17 +31,17 @@ fn parse_keeping_raw_members(json: &[u8], check: RawCheck) -> Result<Vec<Value>,
         serde_json::from_str(text).map_err(|e| FileError::Json(e.to_string()))
     };
     let mut out = Vec::new();
-    for (index, record) in crate::decode::split_records(json)?.into_iter().enumerate() {
-        let Record::Object(members) = record else {
+    for (index, record) in crate::decode::split_records(json)?.iter().enumerate() {
+        let Ok(members) = record else {
             return Err(FileError::Record {
                 index,
                 reason: "not a JSON object".into(),
             });
         };
         let mut object = serde_json::Map::new();
-        match check.keep_raw_members(&members) {
+        match check.keep_raw_members(members) {
             None => {
-                for (key, value) in &members.0 {
+                for (key, value) in members {
                     object.insert(key.to_string(), parse(value)?);
                 }
             }

@@ -13,7 +13,8 @@ use arrow_schema::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
 use crate::json::{
-    JsonType, Members, RAW_MEMBERS, RawCheck, array_items, minify, object_members, raw_str,
+    JsonType, Member, Members, RAW_MEMBERS, RawCheck, array_items_into, minify,
+    object_members_into, raw_str, recycle,
 };
 use crate::schema::{FieldSpec, Kind, Table};
 use crate::time::{ParsedTime, parse_event_time};
@@ -46,6 +47,9 @@ impl Extra<'_> {
         }
     }
 }
+
+/// The members of an object that go to `unmapped`.
+type Unmapped<'a> = Vec<(Cow<'a, str>, Extra<'a>)>;
 
 fn raw_extra(raw: &str) -> Extra<'_> {
     Extra::Raw(minify(raw))
@@ -80,6 +84,9 @@ struct StructColumn {
     last: Vec<usize>,
     /// Scratch: each member's child, if it is a known key.
     slots: Vec<Option<usize>>,
+    /// Scratch: the members of the object being appended (empty between appends; see
+    /// [`recycle`]), so a nested object costs no allocation.
+    members: Vec<Member<'static>>,
 }
 
 struct ListColumn {
@@ -87,6 +94,8 @@ struct ListColumn {
     offsets: Vec<i32>,
     validity: NullBufferBuilder,
     items: StructColumn,
+    /// Scratch: the elements of the list being appended (empty between appends).
+    elements: Vec<&'static str>,
 }
 
 impl ColumnBuilder {
@@ -112,6 +121,7 @@ impl ColumnBuilder {
                     offsets: vec![0],
                     validity: NullBufferBuilder::new(rows),
                     items: StructColumn::new(specs, struct_fields_of(item_field), rows),
+                    elements: Vec::new(),
                 })
             }
         }
@@ -174,26 +184,26 @@ impl ColumnBuilder {
                 None
             }
             ColumnBuilder::Struct(s) if ty == JsonType::Object => {
-                match object_members(raw) {
-                    // A struct may hold the table's day field (aggregated events' timeWindow).
-                    Some(members) => s
-                        .append_members_with_time(members, times)
-                        .map(Extra::Object),
-                    None => {
+                // A struct may hold the table's day field (aggregated events' timeWindow).
+                s.append_object(raw, times).map_or_else(
+                    || {
                         s.append_null();
                         Some(raw_extra(raw))
-                    }
-                }
+                    },
+                    |extra| extra.map(Extra::Object),
+                )
             }
             ColumnBuilder::List(l) if ty == JsonType::Array => {
-                let Some(items) = array_items(raw) else {
+                let mut elements = recycle(std::mem::take(&mut l.elements));
+                if array_items_into(raw, &mut elements).is_none() {
+                    l.elements = recycle(elements);
                     self.append_null();
                     return Some(raw_extra(raw));
-                };
+                }
                 let mut exact = true;
-                for item in &items {
-                    let fitted = match object_members(item) {
-                        Some(members) => l.items.append_members(members).is_none(),
+                for item in &elements {
+                    let fitted = match l.items.append_object(item, &mut None) {
+                        Some(extra) => extra.is_none(),
                         None => {
                             l.items.append_null();
                             false
@@ -201,7 +211,8 @@ impl ColumnBuilder {
                     };
                     exact &= fitted;
                 }
-                let end = *l.offsets.last().expect("offsets start at 0") + items.len() as i32;
+                let end = *l.offsets.last().expect("offsets start at 0") + elements.len() as i32;
+                l.elements = recycle(elements);
                 l.offsets.push(end);
                 l.validity.append_non_null();
                 // Arrays cannot be merged member by member: keep the whole original.
@@ -259,6 +270,7 @@ impl StructColumn {
             seen: vec![false; specs.len()],
             last: vec![usize::MAX; specs.len()],
             slots: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -269,27 +281,34 @@ impl StructColumn {
         self.validity.append_null();
     }
 
-    /// Append one object; returns its members that go to `unmapped`.
-    fn append_members<'a>(
+    /// Append the object whose valid text is `raw`: `None` (and nothing appended) when it is not
+    /// an object; otherwise its members that go to `unmapped`, if any.
+    fn append_object<'a>(
         &mut self,
-        members: Members<'a>,
-    ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
-        let mut time = None;
-        self.append_members_with_time(members, &mut time)
+        raw: &'a str,
+        time: &mut Option<i64>,
+    ) -> Option<Option<Unmapped<'a>>> {
+        let mut members = recycle(std::mem::take(&mut self.members));
+        let appended = object_members_into(raw, &mut members)
+            .map(|()| self.append_members_with_time(&mut members, time));
+        self.members = recycle(members);
+        appended
     }
 
+    /// Append one object, given its members (their keys are taken); returns its members that go
+    /// to `unmapped`.
     fn append_members_with_time<'a>(
         &mut self,
-        members: Members<'a>,
+        members: &mut [Member<'a>],
         time: &mut Option<i64>,
-    ) -> Option<Vec<(Cow<'a, str>, Extra<'a>)>> {
+    ) -> Option<Unmapped<'a>> {
         // A key given twice: like every JSON reader, the last value wins (the earlier one is
         // not part of the record any reader sees). Find each known key's last occurrence first.
         self.seen.fill(false);
         self.last.fill(usize::MAX);
         self.slots.clear();
         let mut next = 0;
-        for (index, (key, _)) in members.0.iter().enumerate() {
+        for (index, (key, _)) in members.iter().enumerate() {
             let slot = slot_of(self.specs, key, next);
             if let Some(i) = slot {
                 self.last[i] = index;
@@ -298,7 +317,8 @@ impl StructColumn {
             self.slots.push(slot);
         }
         let mut extra = Vec::new();
-        for (index, (key, raw)) in members.0.into_iter().enumerate() {
+        for (index, (key, raw)) in members.iter_mut().enumerate() {
+            let (key, raw) = (std::mem::take(key), *raw);
             match self.slots[index] {
                 Some(i) if self.last[i] == index => {
                     self.seen[i] = true;
@@ -386,27 +406,26 @@ impl EventBatchBuilder {
     /// Append one record. Returns its eventTime in epoch milliseconds when it names an instant.
     /// A record that is not a JSON object is refused and nothing is appended.
     pub fn append(&mut self, record: &RawValue) -> Result<Option<i64>, String> {
-        Ok(self.append_members(record_members(record)?))
+        Ok(self.append_members(&mut record_members(record)?.0))
     }
 
-    /// Append a record already split into its members; returns its instant.
-    pub(super) fn append_members(&mut self, members: Members<'_>) -> Option<i64> {
+    /// Append a record already split into its members (their keys are taken); returns its
+    /// instant.
+    pub(super) fn append_members(&mut self, members: &mut [Member<'_>]) -> Option<i64> {
         let mut time = None;
         // Lives as long as `extra`, which borrows from it.
         let decoded;
-        let extra = match self.raw_check.keep_raw_members(&members) {
+        let extra = match self.raw_check.keep_raw_members(members) {
             None => self.top.append_members_with_time(members, &mut time),
             Some((fixed, raw)) => {
                 decoded = fixed;
-                let members = Members(
-                    decoded
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.as_ref()))
-                        .collect(),
-                );
+                let mut members: Vec<Member<'_>> = decoded
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_ref()))
+                    .collect();
                 let mut extra = self
                     .top
-                    .append_members_with_time(members, &mut time)
+                    .append_members_with_time(&mut members, &mut time)
                     .unwrap_or_default();
                 if raw.iter().any(|(key, _)| key != RAW_MEMBERS) {
                     self.lone_surrogates += 1;
@@ -427,7 +446,7 @@ impl EventBatchBuilder {
         time
     }
 
-    fn write_unmapped(&mut self, extra: Option<Vec<(Cow<'_, str>, Extra<'_>)>>) {
+    fn write_unmapped(&mut self, extra: Option<Unmapped<'_>>) {
         match extra {
             None => self.unmapped.append_null(),
             Some(members) => {

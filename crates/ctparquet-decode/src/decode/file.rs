@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use super::FileError;
 use crate::gunzip::{Gunzip, GunzipError};
-use crate::json::Record;
+use serde::de::DeserializeSeed;
+
+use crate::json::{RecordSeed, Split};
 
 /// Inflate a delivery file if it is gzip (by its magic bytes, not its name); plain JSON passes
 /// through. `limit` bounds the inflated size so a hostile file cannot exhaust memory.
@@ -82,7 +84,15 @@ pub const MAX_NESTING: usize = 127;
 
 /// The records of a CloudTrail log file, `{"Records":[...]}`, each split into its members (values
 /// left unparsed) in the same pass as the file.
-pub fn split_records(json: &[u8]) -> Result<Vec<Record<'_>>, FileError> {
+pub fn split_records(json: &[u8]) -> Result<Split<'_>, FileError> {
+    let mut split = Split::default();
+    split_records_into(json, &mut split)?;
+    Ok(split)
+}
+
+/// [`split_records`] into `out`, an empty split whose allocations are reused (see
+/// [`Split::recycle`]).
+pub fn split_records_into<'a>(json: &'a [u8], out: &mut Split<'a>) -> Result<(), FileError> {
     // Values are kept as raw text here, so nothing below would notice a hostile depth until a
     // reader parses it: refuse it now, at the depth serde_json itself refuses.
     if crate::json::nesting_depth(json) > MAX_NESTING {
@@ -94,104 +104,115 @@ pub fn split_records(json: &[u8]) -> Result<Vec<Record<'_>>, FileError> {
         std::str::from_utf8(json).map_err(|e| FileError::Json(format!("invalid UTF-8: {e}")))?;
     // One pass: the top-level object's members are skipped except "Records", whose elements
     // are taken as raw text (the last "Records" wins, as in any JSON reader).
-    let top: TopLevel = serde_json::from_str(text).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = TopLevel(out).deserialize(&mut de).and_then(|found| {
+        de.end()?;
+        Ok(found)
+    });
+    match found.map_err(|e| {
         if e.classify() == serde_json::error::Category::Data {
             FileError::NotCloudTrail("the top level is not a JSON object".into())
         } else {
             FileError::Json(e.to_string())
         }
-    })?;
-    match top.records {
-        None => Err(FileError::NotCloudTrail("no \"Records\" member".into())),
-        Some(None) => Err(FileError::NotCloudTrail(
+    })? {
+        Found::Array => Ok(()),
+        Found::Missing => Err(FileError::NotCloudTrail("no \"Records\" member".into())),
+        Found::NotArray => Err(FileError::NotCloudTrail(
             "\"Records\" is not an array".into(),
         )),
-        Some(Some(records)) => Ok(records),
     }
 }
 
-/// The top level of a log file: `None` without "Records"; `Some(None)` when it is not an array.
-struct TopLevel<'a> {
-    records: Option<Option<Vec<Record<'a>>>>,
+/// What the top level held under "Records" (the last of them).
+enum Found {
+    Missing,
+    NotArray,
+    Array,
 }
 
-impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = TopLevel<'de>;
+/// Reads the top level of a log file, its "Records" elements into the split.
+struct TopLevel<'s, 'de>(&'s mut Split<'de>);
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_, 'de> {
+    type Value = Found;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+        struct V<'s, 'de>(&'s mut Split<'de>);
+        impl<'de> serde::de::Visitor<'de> for V<'_, 'de> {
+            type Value = Found;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut records = None;
+            ) -> Result<Found, A::Error> {
+                let mut found = Found::Missing;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     if key == "Records" {
-                        records = Some(map.next_value::<RecordsValue>()?.0);
+                        // A later "Records" replaces an earlier one.
+                        self.0.members.clear();
+                        self.0.records.clear();
+                        found = map.next_value_seed(RecordsValue(&mut *self.0))?;
                     } else {
                         map.next_value::<serde::de::IgnoredAny>()?;
                     }
                 }
-                Ok(TopLevel { records })
+                Ok(found)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V(self.0))
     }
 }
 
-/// The value of "Records": its elements, or `None` when it is not an array.
-struct RecordsValue<'a>(Option<Vec<Record<'a>>>);
+/// Reads the value of "Records": its elements into the split when it is an array.
+struct RecordsValue<'s, 'de>(&'s mut Split<'de>);
 
-impl<'de> serde::Deserialize<'de> for RecordsValue<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RecordsValue<'de>;
+impl<'de> DeserializeSeed<'de> for RecordsValue<'_, 'de> {
+    type Value = Found;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+        struct V<'s, 'de>(&'s mut Split<'de>);
+        impl<'de> serde::de::Visitor<'de> for V<'_, 'de> {
+            type Value = Found;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-                while let Some(record) = seq.next_element::<Record<'de>>()? {
-                    out.push(record);
-                }
-                Ok(RecordsValue(Some(out)))
+            ) -> Result<Found, A::Error> {
+                while seq.next_element_seed(RecordSeed(&mut *self.0))?.is_some() {}
+                Ok(Found::Array)
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<Self::Value, A::Error> {
+            ) -> Result<Found, A::Error> {
                 while map
                     .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
                     .is_some()
                 {}
-                Ok(RecordsValue(None))
+                Ok(Found::NotArray)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RecordsValue(None))
+            fn visit_bool<E>(self, _: bool) -> Result<Found, E> {
+                Ok(Found::NotArray)
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RecordsValue(None))
+            fn visit_i64<E>(self, _: i64) -> Result<Found, E> {
+                Ok(Found::NotArray)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RecordsValue(None))
+            fn visit_u64<E>(self, _: u64) -> Result<Found, E> {
+                Ok(Found::NotArray)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RecordsValue(None))
+            fn visit_f64<E>(self, _: f64) -> Result<Found, E> {
+                Ok(Found::NotArray)
             }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RecordsValue(None))
+            fn visit_str<E>(self, _: &str) -> Result<Found, E> {
+                Ok(Found::NotArray)
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(RecordsValue(None))
+            fn visit_unit<E>(self) -> Result<Found, E> {
+                Ok(Found::NotArray)
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
     }
 }

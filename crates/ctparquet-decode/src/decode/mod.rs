@@ -24,10 +24,10 @@ use arrow_array::RecordBatch;
 
 pub use columns::EventBatchBuilder;
 use file::{Inflated, inflate_into};
-pub use file::{MAX_NESTING, inflate, split_records};
+pub use file::{MAX_NESTING, inflate, split_records, split_records_into};
 
 use crate::gunzip::Gunzip;
-use crate::json::{JsonType, Members, RawCheck, Record, object_members, raw_str};
+use crate::json::{JsonType, Member, RawCheck, Split, object_members, raw_str};
 use crate::schema::Table;
 use crate::time::{ParsedTime, parse_event_time};
 
@@ -53,14 +53,9 @@ pub enum FileError {
 /// The instant of a record's time field at `path`, exactly as its typed column reads it (the
 /// last of a repeated key; a string in a form `parse_event_time` reads), without decoding the
 /// rest of the record.
-fn record_time(path: &[&str], members: &Members<'_>) -> Option<i64> {
+fn record_time(path: &[&str], members: &[Member<'_>]) -> Option<i64> {
     let (first, rest) = path.split_first()?;
-    let raw = members
-        .0
-        .iter()
-        .rev()
-        .find(|(k, _)| k.as_ref() == *first)?
-        .1;
+    let raw = members.iter().rev().find(|(k, _)| k.as_ref() == *first)?.1;
     if rest.is_empty() {
         if JsonType::of(raw) != JsonType::String {
             return None;
@@ -72,7 +67,7 @@ fn record_time(path: &[&str], members: &Members<'_>) -> Option<i64> {
     if JsonType::of(raw) != JsonType::Object {
         return None;
     }
-    record_time(rest, &object_members(raw)?)
+    record_time(rest, &object_members(raw)?.0)
 }
 
 /// Delivery files decoded together into one batch: a file of five records then costs little
@@ -118,34 +113,47 @@ pub fn decode_files_where<'a>(
     let mut skipped_by_file = Vec::new();
     let mut gunzip = Gunzip::new();
     let mut inflated = Vec::new();
+    // One split's vectors for every file: not an allocation per record.
+    let mut spare = Split::default();
     for (position, bytes) in files.iter().enumerate() {
         let start = builder.as_ref().map_or(0, EventBatchBuilder::len);
         let mut skipped = Vec::new();
+        let mut split = std::mem::take(&mut spare).recycle();
+        let json =
+            inflate_into(bytes, max_inflated, &mut gunzip, &mut inflated).map(|inflated_as| {
+                match inflated_as {
+                    Inflated::Plain => *bytes,
+                    Inflated::Gzip(len) => &inflated[..len],
+                }
+            });
         let outcome = (|| {
-            let json = match inflate_into(bytes, max_inflated, &mut gunzip, &mut inflated)? {
-                Inflated::Plain => *bytes,
-                Inflated::Gzip(len) => &inflated[..len],
-            };
-            let records = split_records(json)?;
+            let json = json?;
+            split_records_into(json, &mut split)?;
             let builder = builder.get_or_insert_with(|| {
-                EventBatchBuilder::with_capacity(table, records.len() * (files.len() - position))
+                EventBatchBuilder::with_capacity(
+                    table,
+                    split.records.len() * (files.len() - position),
+                )
             });
             builder.raw_check = RawCheck::of(json);
-            let mut objects = Vec::with_capacity(records.len());
-            for (index, record) in records.into_iter().enumerate() {
-                match record {
-                    Record::Object(members) => objects.push(members),
-                    Record::Not(kind) => {
-                        let kind = format!("{kind:?}").to_lowercase();
-                        return Err(FileError::Record {
-                            index,
-                            reason: format!("not a JSON object (a {kind})"),
-                        });
-                    }
-                }
+            if let Some((index, kind)) = split
+                .iter()
+                .enumerate()
+                .find_map(|(index, record)| record.err().map(|kind| (index, kind)))
+            {
+                let kind = format!("{kind:?}").to_lowercase();
+                return Err(FileError::Record {
+                    index,
+                    reason: format!("not a JSON object (a {kind})"),
+                });
             }
-            for members in objects {
-                let time = record_time(table.time, &members);
+            let Split { members, records } = &mut split;
+            for record in records.iter() {
+                let crate::json::Record::Object(range) = record else {
+                    unreachable!("every record was checked to be an object")
+                };
+                let members = &mut members[range.clone()];
+                let time = record_time(table.time, members);
                 if keep(time) {
                     let appended = builder.append_members(members);
                     debug_assert_eq!(appended, time);
@@ -156,6 +164,7 @@ pub fn decode_files_where<'a>(
             }
             Ok(start..builder.len())
         })();
+        spare = split.recycle();
         // Rows of a file that failed after some were added stay in the batch, outside any range.
         event_times.resize(builder.as_ref().map_or(0, EventBatchBuilder::len), None);
         if outcome.is_err() {
