@@ -13,8 +13,6 @@
 //! file injected into the trail cannot hide a real event by reusing its id. Rows without an
 //! eventID are never taken for duplicates.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter};
 use std::path::Path as FsPath;
 use std::sync::Arc;
@@ -25,7 +23,7 @@ use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
-use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
+use arrow::row::{Row, RowConverter, Rows, SortField};
 
 use crate::parallel::in_parallel_costliest_first;
 use crate::schema::Table;
@@ -260,15 +258,15 @@ impl DayBuffer {
             let sorted = sort_in_memory(&keys, std::mem::take(&mut self.batches), threads)?;
             cursors.extend(Cursor::in_memory(sorted));
         }
-        let mut heads: BinaryHeap<_> = cursors
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Reverse((c.head_key(), i)))
-            .collect();
-        let sole = (heads.len() == 1).then(|| heads.pop().expect("one head").0.1);
+        let cursors: Vec<Option<Cursor>> = cursors.into_iter().map(Some).collect();
+        let mut heads = Heads::default();
+        for i in 0..cursors.len() {
+            heads.push(&cursors, i);
+        }
+        let sole = (heads.0.len() == 1).then(|| heads.pop(&cursors).expect("one head"));
         Ok(SortedDay {
             keys,
-            cursors: cursors.into_iter().map(Some).collect(),
+            cursors,
             heads,
             sole,
             chunk_rows: chunk_rows.max(1),
@@ -648,9 +646,9 @@ impl Cursor {
     }
 
     /// The sort key of the row the cursor is on.
-    fn head_key(&self) -> OwnedRow {
+    fn head_key(&self) -> Row<'_> {
         let (keyed, row) = self.head();
-        keyed.rows.row(row).owned()
+        keyed.rows.row(row)
     }
 
     /// The keys of the batch the cursor is on, and its row in it.
@@ -836,7 +834,7 @@ pub struct SortedDay {
     cursors: Vec<Option<Cursor>>,
     /// The key of each input's current row: the least is the next row out. A heap, as a day of
     /// many spilled runs (a 10 GB day has dozens) would pay a comparison per run for every row.
-    heads: BinaryHeap<Reverse<(OwnedRow, usize)>>,
+    heads: Heads,
     /// The one input left, when only one is (most days never spill): its rows come out in its
     /// own order, with no key to copy into the heap for each.
     sole: Option<usize>,
@@ -850,6 +848,64 @@ pub struct SortedDay {
     conflicts: Vec<Conflict>,
     conflicting: u64,
     done: bool,
+}
+
+/// The live inputs of a merge, least current key first: a binary heap of their indices that
+/// compares the inputs' own key rows. (A heap of owned copies of the keys allocated one for
+/// every row merged.) Keys end with the row's sequence number, so no two are equal.
+#[derive(Default)]
+struct Heads(Vec<usize>);
+
+impl Heads {
+    fn less(cursors: &[Option<Cursor>], a: usize, b: usize) -> bool {
+        let key = |i: usize| {
+            cursors[i]
+                .as_ref()
+                .expect("a head is of a live input")
+                .head_key()
+        };
+        (key(a), a) < (key(b), b)
+    }
+
+    /// Add input `i`, on its current row.
+    fn push(&mut self, cursors: &[Option<Cursor>], i: usize) {
+        let heap = &mut self.0;
+        heap.push(i);
+        let mut at = heap.len() - 1;
+        while at > 0 {
+            let parent = (at - 1) / 2;
+            if !Self::less(cursors, heap[at], heap[parent]) {
+                break;
+            }
+            heap.swap(at, parent);
+            at = parent;
+        }
+    }
+
+    /// Take the input whose current row sorts first.
+    fn pop(&mut self, cursors: &[Option<Cursor>]) -> Option<usize> {
+        let heap = &mut self.0;
+        if heap.is_empty() {
+            return None;
+        }
+        let least = heap.swap_remove(0);
+        let mut at = 0;
+        loop {
+            let (left, right) = (2 * at + 1, 2 * at + 2);
+            let mut smallest = at;
+            if left < heap.len() && Self::less(cursors, heap[left], heap[smallest]) {
+                smallest = left;
+            }
+            if right < heap.len() && Self::less(cursors, heap[right], heap[smallest]) {
+                smallest = right;
+            }
+            if smallest == at {
+                return Some(least);
+            }
+            heap.swap(at, smallest);
+            at = smallest;
+        }
+    }
 }
 
 /// Rows of one (eventTime, eventID) key kept so far.
@@ -900,7 +956,7 @@ impl SortedDay {
         let mut picks: Vec<(usize, usize)> = Vec::with_capacity(self.chunk_rows);
         while picks.len() < self.chunk_rows {
             // The input whose current row sorts first.
-            let Some(best) = self.sole.or_else(|| self.heads.pop().map(|h| h.0.1)) else {
+            let Some(best) = self.sole.or_else(|| self.heads.pop(&self.cursors)) else {
                 break;
             };
             let cursor = self.cursors[best]
@@ -910,7 +966,7 @@ impl SortedDay {
             let huge = cursor.head_is_huge()?;
             if huge && !picks.is_empty() {
                 if self.sole.is_none() {
-                    self.heads.push(Reverse((cursor.head_key(), best)));
+                    self.heads.push(&self.cursors, best);
                 }
                 break;
             }
@@ -992,10 +1048,10 @@ impl SortedDay {
             if !cursor.advance(&self.keys)? {
                 self.cursors[best] = None;
                 self.sole = None;
-            } else if self.heads.is_empty() {
+            } else if self.heads.0.is_empty() {
                 self.sole = Some(best);
             } else {
-                self.heads.push(Reverse((cursor.head_key(), best)));
+                self.heads.push(&self.cursors, best);
             }
             if huge && keep {
                 break;
@@ -1467,5 +1523,37 @@ mod tests {
         assert_eq!(names, expected);
         assert_eq!(duplicates, 50);
         assert_eq!(sizes, [128, 128, 128, 128, 128, 128, 128, 4]);
+    }
+
+    #[test]
+    fn many_interleaved_runs_merge_in_order() {
+        // Eleven runs whose rows alternate (run k holds every eleventh second from k), plus rows
+        // left in memory: the merge's heap takes a row from a different input each time.
+        let runs = 11;
+        let dir = tempfile::tempdir().unwrap();
+        let mut day = DayBuffer::new(&EVENTS);
+        for k in 0..runs {
+            day.push(seconds(
+                (k..1_100).step_by(runs as usize).rev(),
+                u64::from(k) * 1_000,
+            ));
+            day.spill(dir.path()).unwrap();
+        }
+        day.push(seconds(1_100..1_150, 50_000));
+        assert_eq!(day.spilled_runs(), runs as usize);
+        let (names, duplicates, sizes) = collect(day, 100);
+        let expected: Vec<String> = (0..1_150)
+            .map(|i| {
+                format!(
+                    "id{i}@2026-01-05T{:02}:{:02}:{:02}Z",
+                    10 + i / 3600,
+                    i / 60 % 60,
+                    i % 60
+                )
+            })
+            .collect();
+        assert_eq!(names, expected);
+        assert_eq!(duplicates, 0);
+        assert_eq!(sizes.iter().sum::<usize>(), 1_150);
     }
 }
