@@ -218,33 +218,47 @@ const LOCAL_BATCH_BYTES: u64 = 256 * 1024;
 /// consecutive small files of a local folder together (see [`source::read_many`]), any other
 /// file alone (each an S3 request of its own, `--concurrency` at a time).
 fn read_batches(
-    entries: impl Iterator<Item = InFolder<ObjectMeta>>,
+    entries: impl IntoIterator<Item = InFolder<ObjectMeta>>,
     local: bool,
 ) -> Vec<InFolder<Vec<ObjectMeta>>> {
-    let mut batches: Vec<InFolder<Vec<ObjectMeta>>> = Vec::new();
+    group_in_folders(
+        entries,
+        |meta| meta.size,
+        |files, bytes| local && files < LOCAL_BATCH_FILES && bytes <= LOCAL_BATCH_BYTES,
+    )
+}
+
+/// Consecutive items of one folder grouped, in order, the ends of folders in their places: an
+/// item joins the group before it while `fits(items in the group, bytes of the group with it)`;
+/// otherwise it starts a group (alone, however large).
+fn group_in_folders<T>(
+    items: impl IntoIterator<Item = InFolder<T>>,
+    size: impl Fn(&T) -> u64,
+    fits: impl Fn(usize, u64) -> bool,
+) -> Vec<InFolder<Vec<T>>> {
+    let mut groups: Vec<InFolder<Vec<T>>> = Vec::new();
     let mut bytes = 0;
-    for entry in entries {
-        let (date, meta) = match entry {
-            InFolder::Item(date, meta) => (date, meta),
+    for entry in items {
+        let (date, item) = match entry {
+            InFolder::Item(date, item) => (date, item),
             InFolder::End(date) => {
-                batches.push(InFolder::End(date));
+                groups.push(InFolder::End(date));
                 continue;
             }
         };
-        if let Some(InFolder::Item(last, metas)) = batches.last_mut()
-            && local
+        let item_bytes = size(&item);
+        if let Some(InFolder::Item(last, group)) = groups.last_mut()
             && *last == date
-            && metas.len() < LOCAL_BATCH_FILES
-            && bytes + meta.size <= LOCAL_BATCH_BYTES
+            && fits(group.len(), bytes + item_bytes)
         {
-            bytes += meta.size;
-            metas.push(meta);
+            bytes += item_bytes;
+            group.push(item);
             continue;
         }
-        bytes = meta.size;
-        batches.push(InFolder::Item(date, vec![meta]));
+        bytes = item_bytes;
+        groups.push(InFolder::Item(date, vec![item]));
     }
-    batches
+    groups
 }
 
 /// Something of a date folder, in the stream's order: a file (to read, read, a chunk of them to
@@ -260,55 +274,11 @@ type Arrived = Result<ReadFile, ConvertError>;
 /// Files that have arrived, as decoding chunks of one folder each (see [`CHUNK_BYTES`]), the
 /// ends of folders in their places.
 fn into_work(arrived: Vec<InFolder<Arrived>>) -> Vec<InFolder<Vec<Arrived>>> {
-    let mut work = Vec::new();
-    let mut files: Vec<Arrived> = Vec::new();
-    let mut folder = None;
-    let flush = |work: &mut Vec<_>, files: &mut Vec<Arrived>, folder: Option<NaiveDate>| {
-        if let Some(date) = folder {
-            work.extend(
-                chunks_by_size(std::mem::take(files), |r: &Arrived| {
-                    r.as_ref().map_or(0, |r| r.bytes.len() as u64)
-                })
-                .into_iter()
-                .map(|reads| InFolder::Item(date, reads)),
-            );
-        }
-    };
-    for item in arrived {
-        match item {
-            InFolder::Item(date, read) => {
-                if folder != Some(date) {
-                    flush(&mut work, &mut files, folder);
-                    folder = Some(date);
-                }
-                files.push(read);
-            }
-            InFolder::End(date) => {
-                flush(&mut work, &mut files, folder.take());
-                work.push(InFolder::End(date));
-            }
-        }
-    }
-    flush(&mut work, &mut files, folder);
-    work
-}
-
-/// Split files that have arrived into decoding chunks (see [`CHUNK_BYTES`]), keeping their order.
-fn chunks_by_size<T>(items: Vec<T>, size: impl Fn(&T) -> u64) -> Vec<Vec<T>> {
-    let mut chunks: Vec<Vec<T>> = Vec::new();
-    let mut bytes = 0;
-    for item in items {
-        let item_bytes = size(&item);
-        match chunks.last_mut() {
-            Some(chunk) if bytes + item_bytes <= CHUNK_BYTES => chunk.push(item),
-            _ => {
-                chunks.push(vec![item]);
-                bytes = 0;
-            }
-        }
-        bytes += item_bytes;
-    }
-    chunks
+    group_in_folders(
+        arrived,
+        |read: &Arrived| read.as_ref().map_or(0, |r| r.bytes.len() as u64),
+        |_, bytes| bytes <= CHUNK_BYTES,
+    )
 }
 
 /// What a delivery file inflates to: a gzip member's trailer holds its size (modulo 4 GiB; files
@@ -341,10 +311,22 @@ mod tests {
     #[test]
     fn chunks_keep_order_and_stay_within_the_byte_bound() {
         let mb = 1024 * 1024;
-        let sizes = [mb / 4, mb / 2, mb / 4, 3 * mb, 1, 1, mb];
-        let chunks = chunks_by_size(sizes.to_vec(), |s| *s);
+        let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        let chunks = |sizes: &[u64]| {
+            group_in_folders(
+                sizes.iter().map(|&s| InFolder::Item(day, s)),
+                |s| *s,
+                |_, bytes| bytes <= CHUNK_BYTES,
+            )
+            .into_iter()
+            .map(|group| match group {
+                InFolder::Item(_, sizes) => sizes,
+                InFolder::End(_) => unreachable!("no end given"),
+            })
+            .collect::<Vec<_>>()
+        };
         assert_eq!(
-            chunks,
+            chunks(&[mb / 4, mb / 2, mb / 4, 3 * mb, 1, 1, mb]),
             [
                 vec![mb / 4, mb / 2, mb / 4],
                 vec![3 * mb],
@@ -352,7 +334,7 @@ mod tests {
                 vec![mb]
             ]
         );
-        assert!(chunks_by_size(Vec::<u64>::new(), |s| *s).is_empty());
+        assert!(chunks(&[]).is_empty());
     }
 
     #[test]
