@@ -88,6 +88,8 @@ pub fn recycle<'b, T: 'b, U: 'b>(mut v: Vec<T>) -> Vec<U> {
 pub struct Split<'a> {
     pub members: Vec<Member<'a>>,
     pub records: Vec<Record>,
+    /// The file's text holds a surrogate escape (see [`TextScan`]).
+    pub surrogate_escapes: bool,
 }
 
 impl Split<'_> {
@@ -96,6 +98,7 @@ impl Split<'_> {
         Split {
             members: recycle(self.members),
             records: recycle(self.records),
+            surrogate_escapes: false,
         }
     }
 
@@ -374,6 +377,21 @@ pub fn minify(text: &str) -> Cow<'_, str> {
 /// at one by one. A block with a backslash (an escape) is walked byte by byte; CloudTrail's JSON
 /// has few.
 pub fn nesting_depth(bytes: &[u8]) -> usize {
+    scan_text(bytes).depth
+}
+
+/// What one pass over a JSON text finds: its deepest nesting ([`nesting_depth`]) and whether it
+/// holds an escape of a surrogate (`\uD800` to `\uDFFF`, see [`may_hold_surrogates`]). Both in
+/// the same pass, as every byte of every delivery file goes through it: escapes sit only in the
+/// blocks that have a backslash, which are walked byte by byte anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextScan {
+    pub depth: usize,
+    pub surrogate_escapes: bool,
+}
+
+/// See [`TextScan`].
+pub fn scan_text(bytes: &[u8]) -> TextScan {
     let mut scan = DepthScan::default();
     let mut blocks = bytes.chunks_exact(64);
     for block in &mut blocks {
@@ -383,10 +401,13 @@ pub fn nesting_depth(bytes: &[u8]) -> usize {
     for &byte in blocks.remainder() {
         scan.byte(byte);
     }
-    scan.max
+    TextScan {
+        depth: scan.max,
+        surrogate_escapes: scan.surrogates,
+    }
 }
 
-/// The state of [`nesting_depth`] between bytes.
+/// The state of [`scan_text`] between bytes.
 #[derive(Default)]
 struct DepthScan {
     depth: usize,
@@ -394,13 +415,28 @@ struct DepthScan {
     in_string: bool,
     /// The previous byte was a backslash inside a string: this one is taken as is.
     escaped: bool,
+    /// Bytes of a `\u` escape read so far: 1 after the `u`, 2 after a following `d` or `D`.
+    unicode: u8,
+    /// A `\uD8`..`\uDF` escape was seen.
+    surrogates: bool,
 }
 
 impl DepthScan {
     fn byte(&mut self, byte: u8) {
         if self.in_string {
+            match self.unicode {
+                1 => self.unicode = if matches!(byte, b'd' | b'D') { 2 } else { 0 },
+                2 => {
+                    self.surrogates |= matches!(byte, b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
+                    self.unicode = 0;
+                }
+                _ => {}
+            }
             if self.escaped {
                 self.escaped = false;
+                if byte == b'u' {
+                    self.unicode = 1;
+                }
             } else if byte == b'\\' {
                 self.escaped = true;
             } else if byte == b'"' {
@@ -426,7 +462,7 @@ impl DepthScan {
             opens,
             closes,
         } = Masks::of(block);
-        if backslashes != 0 || self.escaped {
+        if backslashes != 0 || self.escaped || self.unicode != 0 {
             block.iter().for_each(|&b| self.byte(b));
             return;
         }
@@ -549,6 +585,32 @@ mod tests {
         }
         let deep = format!("{}\"[{{\\\"\"{}", "[".repeat(70), "{".repeat(70));
         assert_eq!(nesting_depth(deep.as_bytes()), 140);
+    }
+
+    #[test]
+    fn the_scan_finds_surrogate_escapes_wherever_a_block_ends() {
+        for offset in 0..140 {
+            let pad = "x".repeat(offset);
+            for (escape, expected) in [
+                (r"\ud83d\ude00", true),
+                (r"\uDC00", true),
+                (r"\ud7ff", false),
+                (r"\u00e9", false),
+                (r"\\ud800", false),
+                (r"\n", false),
+            ] {
+                let text = format!(r#"{{"a":["{pad}{escape}",1],"b":"tail"}}"#);
+                let scan = scan_text(text.as_bytes());
+                assert_eq!(scan.surrogate_escapes, expected, "{text}");
+                assert_eq!(scan.depth, 2, "{text}");
+                // Never less than the quick look over the whole text finds.
+                assert!(
+                    !may_hold_surrogates(text.as_bytes())
+                        || scan.surrogate_escapes
+                        || escape.starts_with(r"\\")
+                );
+            }
+        }
     }
 
     #[test]
@@ -718,8 +780,13 @@ impl RawCheck {
 
     /// The check for the records of a file of this JSON text.
     pub fn of(json: &[u8]) -> RawCheck {
+        RawCheck::scanned(json, may_hold_surrogates(json))
+    }
+
+    /// [`RawCheck::of`] a text whose surrogate escapes were already looked for ([`scan_text`]).
+    pub fn scanned(json: &[u8], surrogate_escapes: bool) -> RawCheck {
         RawCheck {
-            surrogates: may_hold_surrogates(json),
+            surrogates: surrogate_escapes,
             named: memchr::memmem::find(json, RAW_MEMBERS.as_bytes()).is_some(),
         }
     }

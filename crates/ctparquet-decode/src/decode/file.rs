@@ -95,11 +95,13 @@ pub fn split_records(json: &[u8]) -> Result<Split<'_>, FileError> {
 pub fn split_records_into<'a>(json: &'a [u8], out: &mut Split<'a>) -> Result<(), FileError> {
     // Values are kept as raw text here, so nothing below would notice a hostile depth until a
     // reader parses it: refuse it now, at the depth serde_json itself refuses.
-    if crate::json::nesting_depth(json) > MAX_NESTING {
+    let scan = crate::json::scan_text(json);
+    if scan.depth > MAX_NESTING {
         return Err(FileError::Json(format!(
             "nesting deeper than {MAX_NESTING} levels"
         )));
     }
+    out.surrogate_escapes = scan.surrogate_escapes;
     let text =
         std::str::from_utf8(json).map_err(|e| FileError::Json(format!("invalid UTF-8: {e}")))?;
     // One pass: the top-level object's members are skipped except "Records", whose elements

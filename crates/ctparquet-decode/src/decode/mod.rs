@@ -135,7 +135,7 @@ pub fn decode_files_where<'a>(
                     split.records.len() * (files.len() - position),
                 )
             });
-            builder.raw_check = RawCheck::of(json);
+            builder.raw_check = RawCheck::scanned(json, split.surrogate_escapes);
             if let Some((index, kind)) = split
                 .iter()
                 .enumerate()
@@ -147,7 +147,9 @@ pub fn decode_files_where<'a>(
                     reason: format!("not a JSON object (a {kind})"),
                 });
             }
-            let Split { members, records } = &mut split;
+            let Split {
+                members, records, ..
+            } = &mut split;
             for record in records.iter() {
                 let crate::json::Record::Object(range) = record else {
                     unreachable!("every record was checked to be an object")
