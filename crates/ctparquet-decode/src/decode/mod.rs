@@ -27,7 +27,7 @@ use file::{Inflated, inflate_into};
 pub use file::{MAX_NESTING, inflate, split_records, split_records_into};
 
 use crate::gunzip::Gunzip;
-use crate::json::{JsonType, Member, RawCheck, Split, object_members, raw_str};
+use crate::json::{JsonType, Member, RawCheck, Record, Split, object_members, raw_str};
 use crate::schema::Table;
 use crate::time::{ParsedTime, parse_event_time};
 
@@ -151,7 +151,7 @@ pub fn decode_files_where<'a>(
                 members, records, ..
             } = &mut split;
             for record in records.iter() {
-                let crate::json::Record::Object(range) = record else {
+                let Record::Object(range) = record else {
                     unreachable!("every record was checked to be an object")
                 };
                 let members = &mut members[range.clone()];
