@@ -125,49 +125,50 @@ pub struct RecordSeed<'s, 'de>(pub &'s mut Split<'de>);
 impl<'de> de::DeserializeSeed<'de> for RecordSeed<'_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        struct V<'s, 'de>(&'s mut Split<'de>);
-        impl<'de> V<'_, 'de> {
-            fn not<E>(self, kind: JsonType) -> Result<(), E> {
-                self.0.records.push(Record::Not(kind));
-                Ok(())
-            }
-        }
-        impl<'de> Visitor<'de> for V<'_, 'de> {
-            type Value = ();
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-                let start = self.0.members.len();
-                push_members(map, &mut self.0.members)?;
-                let end = self.0.members.len();
-                self.0.records.push(Record::Object(start..end));
-                Ok(())
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                self.not(JsonType::Array)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-                self.not(JsonType::String)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-                self.not(JsonType::Bool)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-                self.not(JsonType::Number)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-                self.not(JsonType::Number)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-                self.not(JsonType::Number)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-                self.not(JsonType::Null)
-            }
-        }
-        deserializer.deserialize_any(V(self.0))
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> RecordSeed<'_, 'de> {
+    fn not<E>(self, kind: JsonType) -> Result<(), E> {
+        self.0.records.push(Record::Not(kind));
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let start = self.0.members.len();
+        push_members(map, &mut self.0.members)?;
+        let end = self.0.members.len();
+        self.0.records.push(Record::Object(start..end));
+        Ok(())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        self.not(JsonType::Array)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.not(JsonType::String)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.not(JsonType::Bool)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.not(JsonType::Number)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.not(JsonType::Number)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.not(JsonType::Number)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not(JsonType::Null)
     }
 }
 

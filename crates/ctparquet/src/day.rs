@@ -263,7 +263,7 @@ impl DayBuffer {
         for i in 0..cursors.len() {
             heads.push(&cursors, i);
         }
-        let sole = (heads.0.len() == 1).then(|| heads.pop(&cursors).expect("one head"));
+        let sole = (heads.len() == 1).then(|| heads.pop(&cursors).expect("one head"));
         Ok(SortedDay {
             keys,
             cursors,
@@ -857,6 +857,14 @@ pub struct SortedDay {
 struct Heads(Vec<usize>);
 
 impl Heads {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn less(cursors: &[Option<Cursor>], a: usize, b: usize) -> bool {
         let key = |i: usize| {
             cursors[i]
@@ -1048,7 +1056,7 @@ impl SortedDay {
             if !cursor.advance(&self.keys)? {
                 self.cursors[best] = None;
                 self.sole = None;
-            } else if self.heads.0.is_empty() {
+            } else if self.heads.is_empty() {
                 self.sole = Some(best);
             } else {
                 self.heads.push(&self.cursors, best);
@@ -1543,14 +1551,7 @@ mod tests {
         assert_eq!(day.spilled_runs(), runs as usize);
         let (names, duplicates, sizes) = collect(day, 100);
         let expected: Vec<String> = (0..1_150)
-            .map(|i| {
-                format!(
-                    "id{i}@2026-01-05T{:02}:{:02}:{:02}Z",
-                    10 + i / 3600,
-                    i / 60 % 60,
-                    i % 60
-                )
-            })
+            .map(|i| format!("id{i}@2026-01-05T10:{:02}:{:02}Z", i / 60, i % 60))
             .collect();
         assert_eq!(names, expected);
         assert_eq!(duplicates, 0);

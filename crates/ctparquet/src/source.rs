@@ -327,10 +327,7 @@ pub async fn list_folder(
                     "reading the date folder {} (a link to something that cannot be read)",
                     source.describe(&folder)
                 ),
-                source: object_store::Error::Generic {
-                    store: "LocalFileSystem",
-                    source: Box::new(e),
-                },
+                source: local_store_error(e),
             });
         }
         let listing_failed = |e| SourceError {
@@ -366,10 +363,7 @@ pub async fn list_folder(
                 continue;
             }
             Some(Err(e)) => {
-                return Err(listing_failed(object_store::Error::Generic {
-                    store: "LocalFileSystem",
-                    source: Box::new(e),
-                }));
+                return Err(listing_failed(local_store_error(e)));
             }
             None => match source.store.list_with_delimiter(Some(&folder)).await {
                 Ok(listing) => listing.objects.into_iter().map(|o| (o, None)).collect(),
@@ -553,10 +547,15 @@ fn local_error(path: &std::path::Path, error: std::io::Error) -> object_store::E
             source: Box::new(error),
         }
     } else {
-        object_store::Error::Generic {
-            store: "LocalFileSystem",
-            source: Box::new(error),
-        }
+        local_store_error(error)
+    }
+}
+
+/// A local file-system error as the local object store reports one it has no kind for.
+fn local_store_error(error: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(error),
     }
 }
 

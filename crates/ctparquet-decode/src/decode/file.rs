@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use super::FileError;
 use crate::gunzip::{Gunzip, GunzipError};
-use serde::de::DeserializeSeed;
+use serde::Deserializer;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::json::{RecordSeed, Split};
 
@@ -107,7 +108,7 @@ pub fn split_records_into<'a>(json: &'a [u8], out: &mut Split<'a>) -> Result<(),
     // One pass: the top-level object's members are skipped except "Records", whose elements
     // are taken as raw text (the last "Records" wins, as in any JSON reader).
     let mut de = serde_json::Deserializer::from_str(text);
-    let found = TopLevel(out).deserialize(&mut de).and_then(|found| {
+    let found = de.deserialize_map(TopLevel(out)).and_then(|found| {
         de.end()?;
         Ok(found)
     });
@@ -136,34 +137,24 @@ enum Found {
 /// Reads the top level of a log file, its "Records" elements into the split.
 struct TopLevel<'s, 'de>(&'s mut Split<'de>);
 
-impl<'de> DeserializeSeed<'de> for TopLevel<'_, 'de> {
+impl<'de> Visitor<'de> for TopLevel<'_, 'de> {
     type Value = Found;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
-        struct V<'s, 'de>(&'s mut Split<'de>);
-        impl<'de> serde::de::Visitor<'de> for V<'_, 'de> {
-            type Value = Found;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Found, A::Error> {
-                let mut found = Found::Missing;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    if key == "Records" {
-                        // A later "Records" replaces an earlier one.
-                        self.0.members.clear();
-                        self.0.records.clear();
-                        found = map.next_value_seed(RecordsValue(&mut *self.0))?;
-                    } else {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    }
-                }
-                Ok(found)
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let mut found = Found::Missing;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" {
+                // A later "Records" replaces an earlier one.
+                self.0.members.clear();
+                self.0.records.clear();
+                found = map.next_value_seed(RecordsValue(&mut *self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
-        d.deserialize_map(V(self.0))
+        Ok(found)
     }
 }
 
@@ -172,49 +163,40 @@ struct RecordsValue<'s, 'de>(&'s mut Split<'de>);
 
 impl<'de> DeserializeSeed<'de> for RecordsValue<'_, 'de> {
     type Value = Found;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
-        struct V<'s, 'de>(&'s mut Split<'de>);
-        impl<'de> serde::de::Visitor<'de> for V<'_, 'de> {
-            type Value = Found;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Found, A::Error> {
-                while seq.next_element_seed(RecordSeed(&mut *self.0))?.is_some() {}
-                Ok(Found::Array)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Found, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(Found::NotArray)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Found, E> {
-                Ok(Found::NotArray)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Found, E> {
-                Ok(Found::NotArray)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Found, E> {
-                Ok(Found::NotArray)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Found, E> {
-                Ok(Found::NotArray)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Found, E> {
-                Ok(Found::NotArray)
-            }
-            fn visit_unit<E>(self) -> Result<Found, E> {
-                Ok(Found::NotArray)
-            }
-        }
-        d.deserialize_any(V(self.0))
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsValue<'_, 'de> {
+    type Value = Found;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
+        while seq.next_element_seed(RecordSeed(&mut *self.0))?.is_some() {}
+        Ok(Found::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Found::NotArray)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Found, E> {
+        Ok(Found::NotArray)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Found, E> {
+        Ok(Found::NotArray)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Found, E> {
+        Ok(Found::NotArray)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Found, E> {
+        Ok(Found::NotArray)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Found, E> {
+        Ok(Found::NotArray)
+    }
+    fn visit_unit<E>(self) -> Result<Found, E> {
+        Ok(Found::NotArray)
     }
 }
