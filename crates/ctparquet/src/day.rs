@@ -13,12 +13,16 @@
 //! file injected into the trail cannot hide a real event by reusing its id. Rows without an
 //! eventID are never taken for duplicates.
 
+use std::collections::HashSet;
 use std::io::{BufReader, BufWriter};
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt64Array};
-use arrow::compute::{interleave, interleave_record_batch};
+use arrow::array::{
+    Array, ArrayData, ArrayRef, AsArray, RecordBatch, StructArray, UInt64Array, new_null_array,
+};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::compute::interleave;
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -147,7 +151,7 @@ impl DayBuffer {
 
     /// Add rows (of [`internal_schema`]); returns their bytes.
     pub fn push(&mut self, batch: RecordBatch) -> usize {
-        let bytes = batch.get_array_memory_size();
+        let bytes = held_bytes(&batch);
         self.memory += bytes;
         self.pushed_bytes += bytes;
         self.rows += batch.num_rows();
@@ -214,7 +218,7 @@ impl DayBuffer {
             if taken >= bytes {
                 break;
             }
-            taken += batch.get_array_memory_size();
+            taken += held_bytes(batch);
             count += 1;
         }
         let rest = self.batches.split_off(count);
@@ -465,10 +469,7 @@ fn sort_in_memory(
         .into_iter()
         .map(|(_, batch, row)| (batch as usize, row as usize))
         .collect();
-    let bytes = batches
-        .iter()
-        .map(|b| b.batch.get_array_memory_size())
-        .collect();
+    let bytes = batches.iter().map(|b| held_bytes(&b.batch)).collect();
     Ok(SortedInMemory {
         batches,
         order,
@@ -547,8 +548,7 @@ impl Iterator for InMemoryRun {
             return None;
         }
         let end = (self.pos + SPILL_BATCH_ROWS).min(self.order.len());
-        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-        let chunk = interleave_record_batch(&refs, &self.order[self.pos..end]);
+        let chunk = gather_batch(&self.batches, &self.order[self.pos..end]);
         self.pos = end;
         if self.pos == self.order.len() {
             // Free the rows as soon as the last chunk is out.
@@ -585,6 +585,77 @@ enum Cursor {
         /// Index of each batch in the chunk being built, once a row of it was taken.
         sources: Vec<Option<usize>>,
     },
+}
+
+/// The bytes a batch keeps allocated: each buffer's allocation counted once, however many of
+/// its arrays share it (`get_array_memory_size` counts it for each: the decoder's columns of
+/// nulls share one buffer of zeros, and counted apart they looked a seventh of a day's rows).
+pub fn held_bytes(batch: &RecordBatch) -> usize {
+    fn walk(data: &ArrayData, seen: &mut HashSet<usize>, total: &mut usize) {
+        let nulls = data.nulls().map(NullBuffer::buffer);
+        for buffer in data.buffers().iter().chain(nulls) {
+            if seen.insert(buffer.data_ptr().as_ptr() as usize) {
+                *total += buffer.capacity();
+            }
+        }
+        for child in data.child_data() {
+            walk(child, seen, total);
+        }
+    }
+    let (mut seen, mut total) = (HashSet::new(), 0);
+    for column in batch.columns() {
+        walk(&column.to_data(), &mut seen, &mut total);
+    }
+    total
+}
+
+/// The rows `picks` names, (source, row) in order, gathered into a batch of the sources' schema.
+fn gather_batch(
+    sources: &[RecordBatch],
+    picks: &[(usize, usize)],
+) -> Result<RecordBatch, ArrowError> {
+    let columns = (0..sources[0].num_columns())
+        .map(|i| {
+            let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
+            gather(&arrays, picks)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(sources[0].schema(), columns)
+}
+
+/// [`interleave`], except that a column that is null in every source (most of the schema's rare
+/// fields, in a day's rows) is made as nulls instead of being gathered row by row, looking into
+/// structs for such fields.
+fn gather(arrays: &[&dyn Array], picks: &[(usize, usize)]) -> Result<ArrayRef, ArrowError> {
+    let data_type = arrays[0].data_type();
+    if arrays.iter().all(|a| a.null_count() == a.len()) {
+        return Ok(new_null_array(data_type, picks.len()));
+    }
+    match data_type {
+        DataType::Struct(fields) if !fields.is_empty() => {
+            let structs: Vec<&StructArray> = arrays.iter().map(|a| a.as_struct()).collect();
+            let children = (0..fields.len())
+                .map(|i| {
+                    let columns: Vec<&dyn Array> =
+                        structs.iter().map(|s| s.column(i).as_ref()).collect();
+                    gather(&columns, picks)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let nulls = structs.iter().any(|s| s.null_count() > 0).then(|| {
+                NullBuffer::new(BooleanBuffer::from_iter(
+                    picks
+                        .iter()
+                        .map(|&(source, row)| structs[source].is_valid(row)),
+                ))
+            });
+            Ok(Arc::new(StructArray::try_new(
+                fields.clone(),
+                children,
+                nulls,
+            )?))
+        }
+        _ => interleave(arrays, picks),
+    }
 }
 
 /// The bytes of a batch's values. Not `get_array_memory_size`: a batch read back from a run is
@@ -1143,7 +1214,7 @@ impl MergedChunk {
             picks => {
                 let arrays: Vec<&dyn Array> =
                     self.sources.iter().map(|b| b.column(i).as_ref()).collect();
-                interleave(&arrays, picks)
+                gather(&arrays, picks)
             }
         }
     }
@@ -1556,5 +1627,56 @@ mod tests {
         assert_eq!(names, expected);
         assert_eq!(duplicates, 0);
         assert_eq!(sizes.iter().sum::<usize>(), 1_150);
+    }
+
+    fn records(json: &[&str]) -> RecordBatch {
+        let mut b = EventBatchBuilder::new(&EVENTS);
+        for record in json {
+            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(record).unwrap();
+            b.append(&raw).unwrap();
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn gathering_makes_what_interleave_makes() {
+        // userIdentity.userName is null in every source (made as nulls), sessionIssuer is a
+        // struct set in one source only, userAgent is set in some rows: every path of `gather`.
+        let a = records(&[
+            r#"{"eventID":"1","userIdentity":{"type":"IAMUser"},"userAgent":"x"}"#,
+            r#"{"eventID":"2","userIdentity":null}"#,
+        ]);
+        let b = records(&[
+            r#"{"eventID":"3","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"r"}}}}"#,
+            r#"{"eventID":"4"}"#,
+        ]);
+        let picks = [(1, 1), (0, 0), (1, 0), (0, 1), (1, 1)];
+        let gathered = gather_batch(&[a.clone(), b.clone()], &picks).unwrap();
+        let interleaved = arrow::compute::interleave_record_batch(&[&a, &b], &picks).unwrap();
+        assert_eq!(gathered, interleaved);
+        for column in gathered.columns() {
+            column.to_data().validate_full().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_buffer_shared_by_columns_is_held_once() {
+        let batch = records(&[r#"{"eventID":"1","eventName":"x"}"#; 1000]);
+        let data: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+        // The decoder's columns of nulls share their zeros: counted apart, each looked ~5 KB.
+        let (errors, code) = (
+            &data[EVENTS.schema().index_of("errorCode").unwrap()],
+            &data[EVENTS.schema().index_of("errorMessage").unwrap()],
+        );
+        assert_eq!(errors.buffers()[0].data_ptr(), code.buffers()[0].data_ptr());
+        let counted_apart = batch.get_array_memory_size();
+        assert!(
+            held_bytes(&batch) < counted_apart / 4,
+            "{} of {counted_apart}",
+            held_bytes(&batch)
+        );
+        // What is not shared is counted whole.
+        let ids = batch.column_by_name("eventID").unwrap().to_data();
+        assert!(held_bytes(&batch) > ids.buffers().iter().map(|b| b.capacity()).sum::<usize>());
     }
 }

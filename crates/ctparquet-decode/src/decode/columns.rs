@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::builder::{
     BooleanBuilder, NullBufferBuilder, StringBuilder, TimestampMillisecondBuilder,
 };
-use arrow_array::{ArrayRef, ListArray, RecordBatch, StructArray};
-use arrow_buffer::OffsetBuffer;
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Fields};
 use serde_json::value::RawValue;
 
@@ -225,14 +225,14 @@ impl ColumnBuilder {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    fn finish(&mut self, zeros: &Zeros) -> ArrayRef {
         match self {
-            ColumnBuilder::Str(b) | ColumnBuilder::Json(b) => Arc::new(b.finish()),
+            ColumnBuilder::Str(b) | ColumnBuilder::Json(b) => zeros.strings(b),
             ColumnBuilder::Bool(b) => Arc::new(b.finish()),
             ColumnBuilder::Time(b) => Arc::new(b.finish()),
-            ColumnBuilder::Struct(s) => Arc::new(s.finish()),
+            ColumnBuilder::Struct(s) => Arc::new(s.finish(zeros)),
             ColumnBuilder::List(l) => {
-                let items = l.items.finish();
+                let items = l.items.finish(zeros);
                 let offsets = std::mem::replace(&mut l.offsets, vec![0]);
                 Arc::new(ListArray::new(
                     l.item_field.clone(),
@@ -341,11 +341,11 @@ impl StructColumn {
         (!extra.is_empty()).then_some(extra)
     }
 
-    fn finish(&mut self) -> StructArray {
+    fn finish(&mut self, zeros: &Zeros) -> StructArray {
         let arrays: Vec<ArrayRef> = self
             .children
             .iter_mut()
-            .map(ColumnBuilder::finish)
+            .map(|child| child.finish(zeros))
             .collect();
         let fields = self.fields.clone();
         let nulls = self.validity.finish();
@@ -353,6 +353,45 @@ impl StructColumn {
             return StructArray::new_empty_fields(nulls.as_ref().map_or(0, |n| n.len()), nulls);
         }
         StructArray::new(fields, arrays, nulls)
+    }
+}
+
+/// One buffer of zeros for the string columns of a batch that hold only nulls: their offsets
+/// and validity are all zeros, so they share it instead of each holding ~5 bytes a row. Most of
+/// the schema's fields are rare (a day's rows leave dozens of them empty), and a day's rows are
+/// held in memory until it is written: those bytes were about a seventh of them.
+struct Zeros {
+    rows: usize,
+    buffer: std::cell::OnceCell<Buffer>,
+}
+
+impl Zeros {
+    /// For the columns of a batch of `rows` rows (list items, which may be more, are left alone).
+    fn new(rows: usize) -> Self {
+        Zeros {
+            rows,
+            buffer: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The builder's strings, on the shared zeros if they are all null.
+    fn strings(&self, builder: &mut StringBuilder) -> ArrayRef {
+        let built = builder.finish();
+        let len = built.len();
+        if len == 0 || len > self.rows || built.null_count() < len {
+            return Arc::new(built);
+        }
+        // Zeroed memory that is never written: pages the system maps on demand.
+        let zeros = self
+            .buffer
+            .get_or_init(|| Buffer::from_vec(vec![0i32; self.rows + 1]));
+        let offsets = OffsetBuffer::new(ScalarBuffer::new(zeros.clone(), 0, len + 1));
+        let nulls = NullBuffer::new(BooleanBuffer::new(zeros.clone(), 0, len));
+        Arc::new(StringArray::new(
+            offsets,
+            Buffer::from_vec(Vec::<u8>::new()),
+            Some(nulls),
+        ))
     }
 }
 
@@ -464,9 +503,10 @@ impl EventBatchBuilder {
 
     /// The rows appended so far; the builder is empty afterwards.
     pub fn finish(&mut self) -> RecordBatch {
-        let top = self.top.finish();
+        let zeros = Zeros::new(self.rows);
+        let top = self.top.finish(&zeros);
         let (_, mut columns, _) = top.into_parts();
-        columns.push(Arc::new(self.unmapped.finish()));
+        columns.push(zeros.strings(&mut self.unmapped));
         // Give back what the builders reserved and did not use: rows are held until their day
         // is written, and the memory budget counts buffer capacity.
         for column in &mut columns {
