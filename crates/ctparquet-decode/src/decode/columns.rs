@@ -5,9 +5,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, NullBufferBuilder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayBuilder, BooleanBuilder, NullBufferBuilder, StringBuilder, TimestampMillisecondBuilder,
 };
-use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
+use arrow_array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Fields};
 use serde_json::value::RawValue;
@@ -62,12 +62,56 @@ fn struct_fields_of(field: &Field) -> Fields {
     }
 }
 
+/// A string column's builder that counts the nulls since its last value instead of appending
+/// them one at a time: most of the schema's fields are absent from most records, and a column
+/// that gets no value at all in a batch is made on [`Zeros`] without ever being built (nor its
+/// buffers allocated).
+struct Strings {
+    builder: Option<StringBuilder>,
+    /// Nulls appended after the builder's last value.
+    nulls: usize,
+    /// Rows, and bytes a row, to reserve when the first value comes.
+    rows: usize,
+    bytes_per_row: usize,
+}
+
+impl Strings {
+    fn new(rows: usize, bytes_per_row: usize) -> Self {
+        Strings {
+            builder: None,
+            nulls: 0,
+            rows,
+            bytes_per_row,
+        }
+    }
+
+    fn append_null(&mut self) {
+        self.nulls += 1;
+    }
+
+    fn append_value(&mut self, value: impl AsRef<str>) {
+        self.flushed().append_value(value);
+    }
+
+    /// The builder, with the nulls counted so far appended.
+    fn flushed(&mut self) -> &mut StringBuilder {
+        let (rows, bytes) = (self.rows, self.rows * self.bytes_per_row);
+        let builder = self
+            .builder
+            .get_or_insert_with(|| StringBuilder::with_capacity(rows, bytes));
+        if self.nulls > 0 {
+            builder.append_nulls(std::mem::take(&mut self.nulls));
+        }
+        builder
+    }
+}
+
 /// Builds the column of one field.
 enum ColumnBuilder {
-    Str(StringBuilder),
+    Str(Strings),
     Bool(BooleanBuilder),
     Time(TimestampMillisecondBuilder),
-    Json(StringBuilder),
+    Json(Strings),
     Struct(StructColumn),
     List(ListColumn),
 }
@@ -103,8 +147,8 @@ impl ColumnBuilder {
     /// of thousands, and the default capacities would dominate the cost of the small ones.
     fn new(kind: Kind, field: &Field, rows: usize) -> Self {
         match kind {
-            Kind::Str => ColumnBuilder::Str(StringBuilder::with_capacity(rows, rows * 16)),
-            Kind::Json => ColumnBuilder::Json(StringBuilder::with_capacity(rows, rows * 64)),
+            Kind::Str => ColumnBuilder::Str(Strings::new(rows, 16)),
+            Kind::Json => ColumnBuilder::Json(Strings::new(rows, 64)),
             Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
             Kind::Timestamp => ColumnBuilder::Time(
                 TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
@@ -374,12 +418,14 @@ impl Zeros {
         }
     }
 
-    /// The builder's strings, on the shared zeros if they are all null.
-    fn strings(&self, builder: &mut StringBuilder) -> ArrayRef {
-        let built = builder.finish();
-        let len = built.len();
-        if len == 0 || len > self.rows || built.null_count() < len {
-            return Arc::new(built);
+    /// The column's strings, on the shared zeros if it got no value.
+    fn strings(&self, strings: &mut Strings) -> ArrayRef {
+        if strings.builder.as_ref().is_some_and(|b| !b.is_empty()) {
+            return Arc::new(strings.flushed().finish());
+        }
+        let len = std::mem::take(&mut strings.nulls);
+        if len == 0 || len > self.rows {
+            return Arc::new(StringArray::new_null(len));
         }
         // Zeroed memory that is never written: pages the system maps on demand.
         let zeros = self
@@ -399,7 +445,7 @@ impl Zeros {
 pub struct EventBatchBuilder {
     table: &'static Table,
     top: StructColumn,
-    unmapped: StringBuilder,
+    unmapped: Strings,
     scratch: String,
     rows: usize,
     /// What the records being appended may need kept under [`RAW_MEMBERS`] (of their file).
@@ -426,7 +472,7 @@ impl EventBatchBuilder {
         EventBatchBuilder {
             table,
             top: StructColumn::new(table.fields, top, rows),
-            unmapped: StringBuilder::with_capacity(rows, 0),
+            unmapped: Strings::new(rows, 0),
             scratch: String::new(),
             rows: 0,
             raw_check: RawCheck::EVERY,
