@@ -402,8 +402,9 @@ impl StructColumn {
 
 /// One buffer of zeros for the string columns of a batch that hold only nulls: their offsets
 /// and validity are all zeros, so they share it instead of each holding ~5 bytes a row. Most of
-/// the schema's fields are rare (a day's rows leave dozens of them empty), and a day's rows are
-/// held in memory until it is written: those bytes were about a seventh of them.
+/// the schema's fields are rare (a day's rows leave dozens of them empty): on the busy day 31
+/// columns, 38 of the 275 MB its rows took. The merge makes such columns as nulls again rather
+/// than gathering them row by row.
 struct Zeros {
     rows: usize,
     buffer: std::cell::OnceCell<Buffer>,

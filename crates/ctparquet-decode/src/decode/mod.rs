@@ -241,6 +241,28 @@ mod tests {
     }
 
     #[test]
+    fn columns_of_nulls_share_one_buffer() {
+        let raw: &RawValue = serde_json::from_str(r#"{"eventID":"1","eventName":"x"}"#).unwrap();
+        let mut b = EventBatchBuilder::new(&EVENTS);
+        for _ in 0..1000 {
+            b.append(raw).unwrap();
+        }
+        let batch = b.finish();
+        let offsets = |name: &str| {
+            let data = batch.column_by_name(name).unwrap().to_data();
+            data.validate_full().unwrap();
+            assert_eq!(data.null_count(), 1000, "{name}");
+            data.buffers()[0].data_ptr()
+        };
+        assert_eq!(offsets("errorCode"), offsets("errorMessage"));
+        assert_eq!(offsets("errorCode"), offsets(schema::UNMAPPED));
+        // A column with values has buffers of its own.
+        let ids = batch.column_by_name("eventID").unwrap().to_data();
+        assert_ne!(ids.buffers()[0].data_ptr(), offsets("errorCode"));
+        assert_eq!(ids.null_count(), 0);
+    }
+
+    #[test]
     fn misfits_go_to_unmapped_at_their_path() {
         let b = decode_one(
             r#"{"eventTime":"2022-12-11 19:42:55","userAgent":["a","b"],"readOnly":"true",
