@@ -155,9 +155,9 @@ impl DayBuffer {
     /// Add rows (of [`internal_schema`]); returns their bytes.
     pub fn push(&mut self, batch: RecordBatch) -> usize {
         // Each column counted as its own, although the decoder's columns of nulls share one
-        // buffer: what the rows take once gathered, spilled or read back. Counting the shared
-        // buffer once let ~14% more rows in the same budget, and the 10 GB day's peak RSS went
-        // from 391-442 MB to as much as 511 MB in half its runs.
+        // buffer: what the rows take once gathered, spilled or read back. Counted once, more
+        // rows fit the same budget and the peak RSS of a day larger than it rose past the
+        // budget's promise (docs/benchmarks.md, "Columns of nulls").
         let bytes = batch.get_array_memory_size();
         self.memory += bytes;
         self.pushed_bytes += bytes;
@@ -304,10 +304,10 @@ pub struct PendingRun {
     compressed: bool,
 }
 
-/// A day's runs are written compressed (LZ4) once it has spilled this many bytes: uncompressed,
-/// runs take about their rows' size on disk (8 GB for a 10 GB-of-JSON day, twice a Lambda's
-/// default /tmp; 2.6 GB with LZ4), but compressing them cost the 10 GB day 17% more CPU and
-/// the busy day, which spills ~115 MB, 3%. A day that spills a little keeps the fast path.
+/// A day's runs are written compressed (LZ4) once it has spilled this many bytes. Uncompressed,
+/// runs take about their rows' size on disk, and a day of many gigabytes would not fit a
+/// Lambda's /tmp; compressed, they cost CPU to write and read back, which a day that spills a
+/// little is spared.
 const COMPRESS_RUNS_PAST: usize = 512 * 1024 * 1024;
 
 /// A sorted run on disk, to be added back to its day: its rows, and beside them their sort keys
@@ -618,12 +618,19 @@ fn gather_batch(
     picks: &[(usize, usize)],
 ) -> Result<RecordBatch, ArrowError> {
     let columns = (0..sources[0].num_columns())
-        .map(|i| {
-            let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
-            gather(&arrays, picks)
-        })
+        .map(|i| gather_column(sources, i, picks))
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(sources[0].schema(), columns)
+}
+
+/// Column `i` of the rows `picks` names (see [`gather`]).
+fn gather_column(
+    sources: &[RecordBatch],
+    i: usize,
+    picks: &[(usize, usize)],
+) -> Result<ArrayRef, ArrowError> {
+    let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
+    gather(&arrays, picks)
 }
 
 /// [`interleave`], except that a column that is null in every source (most of the schema's rare
@@ -1214,11 +1221,7 @@ impl MergedChunk {
         match self.picks.as_slice() {
             // One row (a huge one, as a rule): passed on as it is, not copied.
             [(source, row)] => Ok(self.sources[*source].column(i).slice(*row, 1)),
-            picks => {
-                let arrays: Vec<&dyn Array> =
-                    self.sources.iter().map(|b| b.column(i).as_ref()).collect();
-                gather(&arrays, picks)
-            }
+            picks => gather_column(&self.sources, i, picks),
         }
     }
 
